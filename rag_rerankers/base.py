@@ -1,0 +1,259 @@
+"""The :class:`Reranker` base class: one ranking code path for every backend and adapter.
+
+A backend only says how to *score* candidates (``_score`` and, when it has a native async
+client, ``_ascore``). Everything else -- input checks, sorting, ties, ``top_n`` -- happens
+here once, so the core, the LangChain compressor and the LlamaIndex postprocessor give the
+same order and scores for the same candidates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Final
+
+from rag_rerankers.errors import InvalidInputError
+from rag_rerankers.types import RankedItem, ScoreType
+
+logger = logging.getLogger("rag_rerankers")
+
+
+class _Unset:
+    """Sentinel: "argument not given" (``None`` already means "keep every candidate")."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+
+
+def check_top_n(top_n: object) -> int | None:
+    """Validate ``top_n``: ``None`` (keep all) or an integer >= 1.
+
+    Example:
+        >>> check_top_n(3)
+        3
+        >>> check_top_n(0)
+        Traceback (most recent call last):
+        ...
+        rag_rerankers.errors.InvalidInputError: top_n must be None (keep all) or an integer >= 1, got 0
+    """
+    if top_n is None:
+        return None
+    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
+        raise InvalidInputError(f"top_n must be None (keep all) or an integer >= 1, got {top_n!r}")
+    return int(top_n)
+
+
+def check_query(query: object) -> str:
+    """Validate a query: a string with at least one non-space character."""
+    if not isinstance(query, str):
+        raise InvalidInputError(f"query must be a str, got {type(query).__name__}")
+    if not query.strip():
+        raise InvalidInputError("query is empty or whitespace: there is nothing to rank against")
+    return query
+
+
+def check_documents(documents: object) -> list[str]:
+    """Validate candidates: a sequence of strings (not a single string)."""
+    if isinstance(documents, (str, bytes)) or not isinstance(documents, Sequence):
+        raise InvalidInputError(
+            "documents must be a sequence of str (a list of candidates), "
+            f"got {type(documents).__name__}"
+        )
+    docs = list(documents)
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, str):
+            raise InvalidInputError(
+                f"document {i} is {type(doc).__name__}, not str: pass the text of each candidate"
+            )
+    return docs
+
+
+def sort_key(index_and_score: tuple[int, float]) -> tuple[float, int]:
+    """Order by score descending, ties in input order, NaN last."""
+    index, score = index_and_score
+    return (math.inf if math.isnan(score) else -score, index)
+
+
+class Reranker(ABC):
+    """Base class of every reranker backend.
+
+    Subclasses set ``backend`` and ``score_type`` and implement :meth:`_score`; those with a
+    native async client also override :meth:`_ascore`.
+
+    Example:
+        >>> from rag_rerankers import init_reranker
+        >>> rr = init_reranker("bm25")
+        >>> [item.index for item in rr.rank("red apples", ["blue sky", "red apples here"])]
+        [1, 0]
+    """
+
+    backend: ClassVar[str] = "custom"
+    score_type: ClassVar[ScoreType] = ScoreType.UNBOUNDED
+
+    def __init__(self, model: str | None = None, *, top_n: int | None = None) -> None:
+        self.model = model
+        self.top_n = check_top_n(top_n)
+
+    # ----------------------------------------------------------------- to implement
+    @abstractmethod
+    def _score(self, query: str, documents: Sequence[str]) -> Sequence[float]:
+        """Return one raw score per document, aligned with ``documents`` (never empty input)."""
+
+    async def _ascore(self, query: str, documents: Sequence[str]) -> Sequence[float]:
+        """Async scoring. Default: run :meth:`_score` in a worker thread (never blocks the loop)."""
+        return await asyncio.to_thread(self._score, query, documents)
+
+    # ----------------------------------------------------------------- public API
+    @property
+    def name(self) -> str:
+        """``backend:model``, e.g. ``"embedding:sentence-transformers/all-MiniLM-L6-v2"``."""
+        return f"{self.backend}:{self.model}" if self.model else self.backend
+
+    def score(self, query: str, documents: Sequence[str]) -> list[float]:
+        """Raw scores aligned with ``documents`` (no sorting, no cut).
+
+        Example:
+            >>> from rag_rerankers import init_reranker
+            >>> len(init_reranker("bm25").score("cats", ["cats", "dogs"]))
+            2
+        """
+        query = check_query(query)
+        docs = check_documents(documents)
+        if not docs:
+            return []
+        return self._checked_scores(self._score(query, docs), len(docs))
+
+    def rank(
+        self, query: str, documents: Sequence[str], top_n: int | None | _Unset = UNSET
+    ) -> list[RankedItem]:
+        """Rerank ``documents`` for ``query``.
+
+        Args:
+            query: the user's question.
+            documents: candidate texts.
+            top_n: keep the best ``top_n``; ``None`` keeps all; not given: this reranker's
+                own ``top_n``.
+
+        Returns:
+            :class:`RankedItem` objects, best first; ties keep input order, NaN scores go last.
+        """
+        query, docs, n = self._prepare(query, documents, top_n)
+        if not docs:
+            return []
+        scores = self._checked_scores(self._score(query, docs), len(docs))
+        return self._finalize(docs, scores, n)
+
+    async def arank(
+        self, query: str, documents: Sequence[str], top_n: int | None | _Unset = UNSET
+    ) -> list[RankedItem]:
+        """Async :meth:`rank`; never blocks the event loop."""
+        query, docs, n = self._prepare(query, documents, top_n)
+        if not docs:
+            return []
+        scores = self._checked_scores(await self._ascore(query, docs), len(docs))
+        return self._finalize(docs, scores, n)
+
+    def rank_many(
+        self,
+        queries: Sequence[str],
+        documents: Sequence[Sequence[str]],
+        top_n: int | None | _Unset = UNSET,
+    ) -> list[list[RankedItem]]:
+        """Rerank several queries, each with its own candidates, one after another."""
+        self._check_many(queries, documents)
+        return [self.rank(q, d, top_n) for q, d in zip(queries, documents, strict=True)]
+
+    async def arank_many(
+        self,
+        queries: Sequence[str],
+        documents: Sequence[Sequence[str]],
+        top_n: int | None | _Unset = UNSET,
+        *,
+        concurrency: int = 16,
+    ) -> list[list[RankedItem]]:
+        """Rerank several queries concurrently, at most ``concurrency`` at a time.
+
+        Results come back in the order of ``queries``.
+        """
+        self._check_many(queries, documents)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidInputError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def one(q: str, d: Sequence[str]) -> list[RankedItem]:
+            async with semaphore:
+                return await self.arank(q, d, top_n)
+
+        return list(
+            await asyncio.gather(*(one(q, d) for q, d in zip(queries, documents, strict=True)))
+        )
+
+    def close(self) -> None:
+        """Release clients or models held by this reranker (a no-op by default)."""
+
+    def __repr__(self) -> str:
+        # Never include options that may hold secrets: backend, model and top_n only.
+        return f"{type(self).__name__}(backend={self.backend!r}, model={self.model!r}, top_n={self.top_n!r})"
+
+    # ----------------------------------------------------------------- internals
+    def _prepare(
+        self, query: object, documents: object, top_n: object
+    ) -> tuple[str, list[str], int | None]:
+        n = self.top_n if top_n is UNSET else check_top_n(top_n)
+        return check_query(query), check_documents(documents), n
+
+    @staticmethod
+    def _check_many(queries: Sequence[str], documents: Sequence[Sequence[str]]) -> None:
+        if isinstance(queries, str):
+            raise InvalidInputError("queries must be a sequence of str, not one str")
+        if len(queries) != len(documents):
+            raise InvalidInputError(
+                f"got {len(queries)} queries but {len(documents)} candidate lists: "
+                "pass one candidate list per query"
+            )
+
+    def _checked_scores(self, scores: Sequence[float], expected: int) -> list[float]:
+        out = [float(s) for s in scores]
+        if len(out) != expected:
+            raise InvalidInputError(
+                f"backend {self.backend!r} returned {len(out)} scores for {expected} documents"
+            )
+        if any(math.isnan(s) for s in out):
+            logger.warning(
+                "backend %r returned NaN scores; those documents are ranked last", self.backend
+            )
+        return out
+
+    def _finalize(
+        self, docs: list[str], scores: list[float], top_n: int | None
+    ) -> list[RankedItem]:
+        order = sorted(enumerate(scores), key=sort_key)
+        if top_n is not None:
+            order = order[:top_n]
+        return [
+            RankedItem(index=i, score=s, rank=r, document=docs[i])
+            for r, (i, s) in enumerate(order, start=1)
+        ]
+
+
+def describe(reranker: Reranker) -> dict[str, Any]:
+    """A JSON-friendly description of a reranker (no secrets)."""
+    return {
+        "backend": reranker.backend,
+        "model": reranker.model,
+        "top_n": reranker.top_n,
+        "score_type": reranker.score_type.value,
+    }

@@ -1,0 +1,156 @@
+"""Config strings: ``backend[:model][?key=value&key=value]``.
+
+Parsing is pure (no registry, no imports); :mod:`rag_rerankers.factory` checks the parsed
+spec against the registry.
+
+Example:
+    >>> parse_spec("cohere:rerank-v3.5?top_n=5&max_tokens_per_doc=512")
+    Spec(backend='cohere', model='rerank-v3.5', options={'top_n': 5, 'max_tokens_per_doc': 512})
+    >>> format_spec(parse_spec("bm25?top_n=3"))
+    'bm25?top_n=3'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from rag_rerankers.errors import ConfigError
+
+_BACKEND_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+_OPTION_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+_INT_RE = re.compile(r"^[+-]?\d+$")
+_FLOAT_RE = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
+_TRUE = {"true", "yes", "on"}
+_FALSE = {"false", "no", "off"}
+_NONE = {"none", "null"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed config string: backend name, optional model, and options."""
+
+    backend: str
+    model: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_value(text: str) -> Any:
+    """Type a config-string value: int, float, bool, None, else the string itself.
+
+    Example:
+        >>> [parse_value(v) for v in ["5", "0.5", "true", "None", "cuda:0"]]
+        [5, 0.5, True, None, 'cuda:0']
+    """
+    low = text.strip().lower()
+    if _INT_RE.match(low):
+        return int(low)
+    if _FLOAT_RE.match(low):
+        return float(low)
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    if low in _NONE:
+        return None
+    return text
+
+
+def format_value(value: Any) -> str:
+    """The inverse of :func:`parse_value` for values it can produce."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"option values must be finite numbers, got {value!r}")
+        return repr(value)
+    return str(value)
+
+
+def parse_spec(spec: str) -> Spec:
+    """Parse ``backend[:model][?key=value&...]`` into a :class:`Spec`.
+
+    The model is everything between the first ``:`` and the ``?``, so hub names
+    (``BAAI/bge-reranker-v2-m3``) and folders (``/models/my-ce``) work as they are.
+    Values are percent-decoded, so ``&`` or ``=`` inside a value can be written ``%26``/``%3D``.
+    """
+    if not isinstance(spec, str):
+        raise ConfigError(f"a config string must be a str, got {type(spec).__name__}")
+    text = spec.strip()
+    if not text:
+        raise ConfigError(
+            "empty config string: write backend[:model][?key=value], e.g. 'bm25' or "
+            "'cohere:rerank-v3.5?top_n=5'"
+        )
+    head, sep, query = text.partition("?")
+    backend, colon, model = head.partition(":")
+    backend = backend.strip().lower()
+    if not _BACKEND_RE.match(backend):
+        raise ConfigError(
+            f"malformed config string {spec!r}: the backend name {backend!r} must be letters, "
+            "digits, '-' or '_' (write backend[:model][?key=value&...])"
+        )
+    model_name: str | None = model.strip() if colon else None
+    if colon and not model_name:
+        raise ConfigError(
+            f"malformed config string {spec!r}: nothing after ':' (drop the ':' to use the "
+            "default model)"
+        )
+    options: dict[str, Any] = {}
+    if sep:
+        if not query.strip():
+            raise ConfigError(f"malformed config string {spec!r}: nothing after '?'")
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+        except ValueError:
+            raise ConfigError(
+                f"malformed options in {spec!r}: write key=value pairs joined by '&'"
+            ) from None
+        for key, value in pairs:
+            key = key.strip()
+            if not _OPTION_RE.match(key):
+                raise ConfigError(f"malformed option name {key!r} in {spec!r}")
+            if key in options:
+                raise ConfigError(f"option {key!r} is given twice in {spec!r}")
+            if key == "model":
+                raise ConfigError(
+                    f"give the model after ':' (backend:model), not as ?model= in {spec!r}"
+                )
+            options[key] = parse_value(value)
+    return Spec(backend=backend, model=model_name, options=options)
+
+
+def format_spec(spec: Spec) -> str:
+    """Write a :class:`Spec` back as a config string (``parse_spec`` reads it back equal)."""
+    text = spec.backend
+    if spec.model is not None:
+        text += f":{spec.model}"
+    if spec.options:
+        text += "?" + "&".join(
+            f"{key}={quote(format_value(value), safe='/:,.-_~+')}"
+            for key, value in spec.options.items()
+        )
+    return text
+
+
+def spec_from_mapping(mapping: Mapping[str, Any]) -> Spec:
+    """Read ``{"backend": ..., "model": ..., **options}`` into a :class:`Spec`."""
+    data = dict(mapping)
+    backend = data.pop("backend", None)
+    if not isinstance(backend, str) or not backend.strip():
+        raise ConfigError(
+            f"a reranker dict needs a 'backend' key with a backend name, got keys {sorted(mapping)}"
+        )
+    model = data.pop("model", None)
+    if model is not None and not isinstance(model, str):
+        raise ConfigError(f"'model' must be a str, got {type(model).__name__}")
+    for key in data:
+        if not isinstance(key, str) or not _OPTION_RE.match(key):
+            raise ConfigError(f"malformed option name {key!r}")
+    return Spec(backend=backend.strip().lower(), model=model, options=data)

@@ -1,0 +1,104 @@
+"""``init_reranker``: one factory for every backend, from a config string, a dict or an object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from rag_rerankers.base import Reranker
+from rag_rerankers.config import Spec, parse_spec, spec_from_mapping
+from rag_rerankers.errors import ConfigError
+from rag_rerankers.registry import get_backend
+
+RerankerSpec = str | Mapping[str, Any] | Reranker
+"""What :func:`init_reranker` accepts: a config string, a dict, or a ready reranker."""
+
+
+def to_spec(spec: str | Mapping[str, Any], **overrides: Any) -> Spec:
+    """Parse a config string or dict and apply keyword overrides (which win)."""
+    if isinstance(spec, str):
+        parsed = parse_spec(spec)
+    elif isinstance(spec, Mapping):
+        parsed = spec_from_mapping(spec)
+    else:
+        raise ConfigError(
+            "a reranker spec must be a config string ('backend[:model][?key=value]'), a dict "
+            f"with a 'backend' key, or a Reranker; got {type(spec).__name__}"
+        )
+    options = dict(parsed.options)
+    model = parsed.model
+    if "model" in overrides:
+        model = overrides.pop("model")
+    options.update(overrides)
+    return Spec(backend=parsed.backend, model=model, options=options)
+
+
+def validate_spec(spec: Spec) -> tuple[Any, str | None, dict[str, Any]]:
+    """Check a spec against the registry: ``(info, model, typed options)``."""
+    info, default_model = get_backend(spec.backend)
+    known = info.option_map()
+    unknown = sorted(set(spec.options) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(map(repr, unknown))} for backend {info.name!r}. "
+            f"Valid options: {', '.join(sorted(known))}"
+        )
+    options = {name: known[name].coerce(value, info.name) for name, value in spec.options.items()}
+    model = spec.model if spec.model is not None else default_model
+    return info, model, options
+
+
+def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
+    """Build a reranker from a config string, a dict, or return a :class:`Reranker` as is.
+
+    Args:
+        spec: ``"backend[:model][?key=value&...]"``, ``{"backend": ..., "model": ..., **options}``
+            or a :class:`Reranker`.
+        **overrides: options (and ``model``) that take precedence over the spec's.
+
+    Raises:
+        ConfigError: unknown backend or option, malformed string, wrong option type.
+        MissingDependencyError: the backend's extra is not installed (names the pip command).
+
+    Example:
+        >>> rr = init_reranker("bm25?top_n=2")
+        >>> rr.top_n
+        2
+        >>> init_reranker({"backend": "bm25", "k1": 1.2}).k1
+        1.2
+    """
+    if isinstance(spec, Reranker):
+        if overrides:
+            raise ConfigError(
+                "options cannot be applied to an already built Reranker; pass a config "
+                "string or dict instead"
+            )
+        return spec
+    info, model, options = validate_spec(to_spec(spec, **overrides))
+    cls = info.load_class()
+    if info.default_model is None and model is None:
+        return cls(**options)
+    return cls(model=model, **options)
+
+
+def reranker_from_env(
+    variable: str = "RERANKER", default: RerankerSpec | None = None, **overrides: Any
+) -> Reranker:
+    """Build the reranker named by an environment variable (``RERANKER`` by default).
+
+    Example:
+        >>> import os
+        >>> os.environ["RERANKER"] = "bm25?top_n=4"
+        >>> reranker_from_env().top_n
+        4
+    """
+    value = os.environ.get(variable, "").strip()
+    if value:
+        return init_reranker(value, **overrides)
+    if default is None:
+        raise ConfigError(
+            f"environment variable {variable} is not set: set it to a config string such as "
+            "'bm25' or 'cohere:rerank-v3.5?top_n=5', or pass default=..."
+        )
+    return init_reranker(default, **overrides)

@@ -1,0 +1,264 @@
+"""The explicit backend registry: every backend name and alias, its class, default model,
+options, extra and kind.
+
+Nothing is guessed from a model name: ``init_reranker("cross-encoder:BAAI/bge-reranker-v2-m3")``
+uses the ``cross-encoder`` backend because the string says so.
+
+Adding a backend means adding one :class:`BackendInfo` to ``_BUILTIN`` below (or calling
+:func:`register_backend` for your own class).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from rag_rerankers.config import format_value
+from rag_rerankers.errors import ConfigError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from rag_rerankers.base import Reranker
+
+OptionType = Literal["int", "float", "bool", "str"]
+Kind = Literal["lexical", "local", "api"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a backend accepts, from a config string, a dict or keyword arguments."""
+
+    name: str
+    type: OptionType
+    default: Any = None
+    help: str = ""
+    nullable: bool = True
+    env: tuple[str, ...] = ()
+    secret: bool = False
+    choices: tuple[Any, ...] | None = None
+
+    def coerce(self, value: Any, backend: str) -> Any:
+        """Check and convert a value (already typed by the config parser) to this option's type."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ConfigError(f"option {self.name!r} of backend {backend!r} cannot be None")
+        ok: bool
+        if self.type == "bool":
+            ok = isinstance(value, bool)
+        elif self.type == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif self.type == "float":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        else:  # str: the config parser may have typed "1" as 1; take the text back
+            if isinstance(value, (bool, int, float)):
+                value = format_value(value)
+            ok = isinstance(value, str)
+        if not ok:
+            raise ConfigError(
+                f"option {self.name!r} of backend {backend!r} must be {self.type}, "
+                f"got {type(value).__name__}"
+            )
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(
+                f"option {self.name!r} of backend {backend!r} must be one of "
+                f"{list(self.choices)}, got {value!r}"
+            )
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": None if self.secret else self.default,
+            "help": self.help,
+            "env": list(self.env),
+            "choices": list(self.choices) if self.choices is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class Alias:
+    """Another name for a backend, optionally with its own default model (``bge``)."""
+
+    name: str
+    default_model: str | None = None
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """A registry entry.
+
+    ``target`` is ``"module:Class"``, imported only when the backend is built.
+    ``requires`` lists ``(import name, PyPI distribution)`` pairs checked before the import.
+    """
+
+    name: str
+    target: str
+    kind: Kind
+    extra: str
+    description: str
+    score_type: str
+    default_model: str | None = None
+    aliases: tuple[Alias, ...] = ()
+    options: tuple[Option, ...] = ()
+    requires: tuple[tuple[str, str], ...] = ()
+    docs_url: str | None = None
+
+    def all_options(self) -> tuple[Option, ...]:
+        return COMMON_OPTIONS + self.options
+
+    def option_map(self) -> dict[str, Option]:
+        return {opt.name: opt for opt in self.all_options()}
+
+    def check_dependencies(self) -> None:
+        """Raise :class:`MissingDependencyError` naming the extra if a requirement is missing."""
+        for module, distribution in self.requires:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                raise MissingDependencyError(self.name, self.extra, distribution)
+
+    def load_class(self) -> type[Reranker]:
+        self.check_dependencies()
+        module_name, _, class_name = self.target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:  # a requirement imported by the backend module itself
+            missing = exc.name or str(exc)
+            raise MissingDependencyError(self.name, self.extra, missing) from exc
+        cls: type[Reranker] = getattr(module, class_name)
+        return cls
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "aliases": [a.name for a in self.aliases],
+            "alias_models": {a.name: a.default_model for a in self.aliases if a.default_model},
+            "default_model": self.default_model,
+            "kind": self.kind,
+            "extra": self.extra,
+            "install": f'pip install "rag-rerankers[{self.extra}]"',
+            "score_type": self.score_type,
+            "description": self.description,
+            "options": [opt.as_dict() for opt in self.all_options()],
+            "docs_url": self.docs_url,
+        }
+
+
+COMMON_OPTIONS: tuple[Option, ...] = (
+    Option("top_n", "int", None, "Keep the best N candidates (None keeps all)."),
+)
+
+_LOCAL_OPTIONS: tuple[Option, ...] = (
+    Option("device", "str", None, "Torch device ('cpu', 'cuda', 'cuda:1', 'mps'); default: best available."),
+    Option("batch_size", "int", 32, "Documents per forward pass.", nullable=False),
+    Option(
+        "offline",
+        "bool",
+        False,
+        "Never contact the model hub: use a local folder, a packaged model or the HF cache.",
+        nullable=False,
+    ),
+)
+
+_BUILTIN: tuple[BackendInfo, ...] = (
+    BackendInfo(
+        name="bm25",
+        target="rag_rerankers.backends.bm25:BM25Reranker",
+        kind="lexical",
+        extra="bm25",
+        description="Okapi BM25 over the candidate set (bm25s); no model, no download.",
+        score_type="unbounded",
+        default_model=None,
+        options=(
+            Option("k1", "float", 1.5, "BM25 term-frequency saturation.", nullable=False),
+            Option("b", "float", 0.75, "BM25 length normalization.", nullable=False),
+            Option("method", "str", "lucene", "BM25 variant.", nullable=False,
+                   choices=("lucene", "robertson", "atire", "bm25l", "bm25+")),
+            Option("stopwords", "str", "en", "Stopword list ('en', or none to keep all)."),
+        ),
+        requires=(("bm25s", "bm25s"),),
+    ),
+    BackendInfo(
+        name="embedding",
+        target="rag_rerankers.backends.embedding:EmbeddingReranker",
+        kind="local",
+        extra="embedding",
+        description="Bi-encoder: cosine similarity of sentence-transformers embeddings.",
+        score_type="similarity",
+        default_model="sentence-transformers/all-MiniLM-L6-v2",
+        aliases=(Alias("bi-encoder"), Alias("sentence-transformers")),
+        options=_LOCAL_OPTIONS
+        + (
+            Option("query_prefix", "str", "", "Text put before the query (e.g. 'query: ' for e5).", nullable=False),
+            Option("document_prefix", "str", "", "Text put before each document (e.g. 'passage: ').", nullable=False),
+        ),
+        requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
+    ),
+)
+
+_lock = threading.Lock()
+_BACKENDS: dict[str, BackendInfo] = {}
+_NAMES: dict[str, tuple[BackendInfo, str | None]] = {}
+
+
+def register_backend(info: BackendInfo, *, replace: bool = False) -> None:
+    """Add a backend (and its aliases) to the registry.
+
+    Example:
+        >>> from rag_rerankers.registry import BackendInfo, register_backend
+        >>> register_backend(BackendInfo(
+        ...     name="my-backend", target="my_pkg.rerank:MyReranker", kind="local",
+        ...     extra="all", description="Mine.", score_type="logit"))  # doctest: +SKIP
+    """
+    with _lock:
+        names = [info.name] + [a.name for a in info.aliases]
+        for name in names:
+            if name in _NAMES and not replace and _NAMES[name][0].name != info.name:
+                raise ConfigError(f"backend name {name!r} is already registered")
+        if info.name in _BACKENDS and not replace:
+            raise ConfigError(f"backend {info.name!r} is already registered (pass replace=True)")
+        _BACKENDS[info.name] = info
+        _NAMES[info.name] = (info, info.default_model)
+        for alias in info.aliases:
+            _NAMES[alias.name] = (info, alias.default_model or info.default_model)
+
+
+def _register_builtins(infos: Iterable[BackendInfo]) -> None:
+    for info in infos:
+        register_backend(info)
+
+
+_register_builtins(_BUILTIN)
+
+
+def backend_names() -> list[str]:
+    """Every accepted backend name and alias, sorted."""
+    return sorted(_NAMES)
+
+
+def get_backend(name: str) -> tuple[BackendInfo, str | None]:
+    """Look up a backend name or alias: ``(info, default model for that name)``."""
+    try:
+        return _NAMES[name.strip().lower()]
+    except KeyError:
+        raise ConfigError(
+            f"unknown backend {name!r}. Valid backends: {', '.join(backend_names())}"
+        ) from None
+
+
+def list_backends() -> list[dict[str, Any]]:
+    """The registry as data (name, aliases, default model, options, extra, kind).
+
+    Example:
+        >>> "bm25" in [b["name"] for b in list_backends()]
+        True
+    """
+    return [info.as_dict() for info in _BACKENDS.values()]

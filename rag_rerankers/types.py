@@ -1,0 +1,58 @@
+"""Small value types shared by the core and the adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class ScoreType(str, Enum):
+    """What a backend's raw scores mean, so that later stages can make them comparable.
+
+    - ``PROBABILITY``: already in [0, 1] (a sigmoid or softmax head).
+    - ``LOGIT``: an unbounded logit; a sigmoid maps it to [0, 1].
+    - ``SIMILARITY``: a cosine similarity in [-1, 1].
+    - ``RELEVANCE``: a provider's 0-1 relevance score (Cohere, Voyage, Jina, ...).
+    - ``UNBOUNDED``: a non-negative score with no fixed scale (BM25, MaxSim sums).
+    """
+
+    PROBABILITY = "probability"
+    LOGIT = "logit"
+    SIMILARITY = "similarity"
+    RELEVANCE = "relevance"
+    UNBOUNDED = "unbounded"
+
+
+@dataclass(frozen=True, slots=True)
+class RankedItem:
+    """One reranked candidate.
+
+    Attributes:
+        index: position of the candidate in the input list (0-based).
+        score: the score the ranking is sorted by (higher is better).
+        rank: position in the output (1 is the best).
+        document: the candidate's text, as given.
+        metadata: extra facts about this result (e.g. the raw score), copied by the
+            adapters into the returned document's metadata.
+
+    Example:
+        >>> RankedItem(index=2, score=0.9, rank=1, document="Paris is in France.")
+        RankedItem(index=2, score=0.9, rank=1, document='Paris is in France.', metadata={})
+    """
+
+    index: int
+    score: float
+    rank: int
+    document: str
+    metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+    def __repr__(self) -> str:
+        return (
+            f"RankedItem(index={self.index}, score={self.score!r}, rank={self.rank}, "
+            f"document={self.document!r}, metadata={dict(self.metadata)!r})"
+        )
