@@ -1,0 +1,120 @@
+"""LangChain adapter: :class:`RerankCompressor`, a ``BaseDocumentCompressor`` over any backend.
+
+It only converts: documents in, texts to the core :class:`~rag_rerankers.Reranker`, new
+documents out (in reranked order, ``metadata["relevance_score"]`` set, original metadata kept,
+the inputs untouched).
+
+Example:
+    >>> from langchain_core.documents import Document
+    >>> from langchain_rerankers import RerankCompressor
+    >>> comp = RerankCompressor(reranker="bm25", top_n=1)
+    >>> docs = [Document("baking bread"), Document("oil the bicycle chain", metadata={"id": 7})]
+    >>> out = comp.compress_documents(docs, "bicycle chain")
+    >>> out[0].metadata["id"], out[0].metadata["relevance_score"] > 0
+    (7, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+from pydantic import ConfigDict, Field, model_validator
+
+from rag_rerankers.base import UNSET, Reranker, _Unset, check_top_n
+from rag_rerankers.errors import ConfigError
+from rag_rerankers.factory import init_reranker
+from rag_rerankers.types import RankedItem
+
+SCORE_KEY = "relevance_score"
+
+
+class RerankCompressor(BaseDocumentCompressor):
+    """Rerank retrieved documents with any rag-rerankers backend.
+
+    Args:
+        reranker: a config string (``"cohere:rerank-v3.5"``), a dict, or a ``Reranker``.
+        top_n: keep the best ``top_n`` (default 3; ``None`` keeps all). When not given and the
+            config string sets ``top_n``, that value is used.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=False)
+
+    reranker: Reranker = Field(description="The backend: config string, dict or Reranker.")
+    top_n: int | None = Field(default=3, description="Documents to keep; None keeps all.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _build_reranker(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "reranker" not in data:
+            raise ConfigError("RerankCompressor needs reranker=... (a config string, dict or Reranker)")
+        data["reranker"] = init_reranker(data["reranker"])
+        if "top_n" not in data and data["reranker"].top_n is not None:
+            data["top_n"] = data["reranker"].top_n
+        if "top_n" in data:
+            data["top_n"] = check_top_n(data["top_n"])
+        return data
+
+    def compress_documents(
+        self,
+        documents: Sequence[Document],
+        query: str,
+        callbacks: Callbacks | None = None,
+    ) -> Sequence[Document]:
+        """Rerank ``documents`` for ``query``; returns new documents, best first."""
+        docs = list(documents)
+        if not docs:
+            return []
+        items = self.reranker.rank(query, _texts(docs), top_n=self.top_n)
+        return _to_documents(docs, items)
+
+    async def acompress_documents(
+        self,
+        documents: Sequence[Document],
+        query: str,
+        callbacks: Callbacks | None = None,
+    ) -> Sequence[Document]:
+        """Native async: awaits the backend's ``arank`` (no thread hop for API backends)."""
+        docs = list(documents)
+        if not docs:
+            return []
+        items = await self.reranker.arank(query, _texts(docs), top_n=self.top_n)
+        return _to_documents(docs, items)
+
+
+def _texts(docs: list[Document]) -> list[str]:
+    # page_content may be missing on objects built with model_construct; the core names the index.
+    return [getattr(doc, "page_content", None) for doc in docs]  # type: ignore[misc]
+
+
+def _to_documents(docs: list[Document], items: list[RankedItem]) -> list[Document]:
+    out = []
+    for item in items:
+        source = docs[item.index]
+        metadata = {**source.metadata, **item.metadata, SCORE_KEY: float(item.score)}
+        out.append(source.model_copy(update={"metadata": metadata}))
+    return out
+
+
+def init_compressor(
+    spec: Any, *, top_n: int | None | _Unset = UNSET, **overrides: Any
+) -> RerankCompressor:
+    """Build a :class:`RerankCompressor` from a config string, dict or ``Reranker``.
+
+    ``top_n``: as given; else the spec's ``top_n``; else 3. Other keyword arguments are
+    backend options (they override the spec's).
+
+    Example:
+        >>> from langchain_rerankers import init_compressor
+        >>> init_compressor("bm25?k1=1.2", top_n=5).top_n
+        5
+    """
+    fields: dict[str, Any] = {"reranker": init_reranker(spec, **overrides)}
+    if top_n is not UNSET:
+        fields["top_n"] = top_n
+    return RerankCompressor(**fields)

@@ -1,0 +1,173 @@
+"""LlamaIndex adapter: :class:`RerankPostprocessor`, a ``BaseNodePostprocessor`` over any backend.
+
+It only converts: node texts to the core :class:`~rag_rerankers.Reranker`, new
+``NodeWithScore`` objects out (``score`` is the rerank score); input nodes are never mutated.
+Sends ``ReRankStartEvent``/``ReRankEndEvent`` through LlamaIndex instrumentation.
+
+Example:
+    >>> from llama_index.core.schema import NodeWithScore, TextNode
+    >>> from llamaindex_rerankers import RerankPostprocessor
+    >>> post = RerankPostprocessor(reranker="bm25", top_n=1)
+    >>> nodes = [NodeWithScore(node=TextNode(text="baking bread"), score=0.9),
+    ...          NodeWithScore(node=TextNode(text="oil the bicycle chain"), score=0.1)]
+    >>> post.postprocess_nodes(nodes, query_str="bicycle chain")[0].node.text
+    'oil the bicycle chain'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.bridge.pydantic import Field, model_validator
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+
+from rag_rerankers.base import UNSET, Reranker, _Unset, check_top_n
+from rag_rerankers.errors import ConfigError, InvalidInputError
+from rag_rerankers.factory import init_reranker
+from rag_rerankers.types import RankedItem
+
+dispatcher = get_dispatcher(__name__)
+
+RETRIEVAL_SCORE_KEY = "retrieval_score"
+
+
+class RerankPostprocessor(BaseNodePostprocessor):
+    """Rerank retrieved nodes with any rag-rerankers backend.
+
+    Args:
+        reranker: a config string (``"cohere:rerank-v3.5"``), a dict, or a ``Reranker``.
+        top_n: keep the best ``top_n`` (default 3; ``None`` keeps all). When not given and the
+            config string sets ``top_n``, that value is used.
+        keep_retrieval_score: copy each node's retrieval score into
+            ``metadata["retrieval_score"]`` (hidden from the LLM and the embedding).
+        metadata_mode: which node text the reranker reads, as LlamaIndex's ``MetadataMode``
+            (``"embed"`` by default, like LlamaIndex's own rerankers; ``"none"`` for text only).
+    """
+
+    reranker: Reranker = Field(description="The backend: config string, dict or Reranker.")
+    top_n: int | None = Field(default=3, description="Nodes to keep; None keeps all.")
+    keep_retrieval_score: bool = Field(default=False)
+    metadata_mode: MetadataMode = Field(default=MetadataMode.EMBED)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _build_reranker(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "reranker" not in data:
+            raise ConfigError(
+                "RerankPostprocessor needs reranker=... (a config string, dict or Reranker)"
+            )
+        data["reranker"] = init_reranker(data["reranker"])
+        if "top_n" not in data and data["reranker"].top_n is not None:
+            data["top_n"] = data["reranker"].top_n
+        if "top_n" in data:
+            data["top_n"] = check_top_n(data["top_n"])
+        return data
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RerankPostprocessor"
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        query = self._query(query_bundle)
+        if not nodes:
+            return []
+        self._start(nodes, query_bundle)
+        items = self.reranker.rank(query, self._texts(nodes), top_n=self.top_n)
+        return self._finish(nodes, items)
+
+    async def _apostprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        query = self._query(query_bundle)
+        if not nodes:
+            return []
+        self._start(nodes, query_bundle)
+        items = await self.reranker.arank(query, self._texts(nodes), top_n=self.top_n)
+        return self._finish(nodes, items)
+
+    # ------------------------------------------------------------------ conversion only
+    @staticmethod
+    def _query(query_bundle: QueryBundle | None) -> str:
+        if query_bundle is None:
+            raise InvalidInputError(
+                "RerankPostprocessor needs the query: call postprocess_nodes(nodes, "
+                "query_str=...) or use it in a query engine's node_postprocessors"
+            )
+        return query_bundle.query_str
+
+    def _texts(self, nodes: list[NodeWithScore]) -> list[str]:
+        texts = []
+        for i, nws in enumerate(nodes):
+            if not isinstance(nws, NodeWithScore):
+                raise InvalidInputError(f"node {i} is {type(nws).__name__}, not NodeWithScore")
+            texts.append(nws.node.get_content(metadata_mode=self.metadata_mode))
+        return texts
+
+    def _start(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> None:
+        dispatcher.event(
+            ReRankStartEvent(
+                query=query_bundle,
+                nodes=nodes,
+                top_n=self.top_n if self.top_n is not None else len(nodes),
+                model_name=self.reranker.name,
+            )
+        )
+
+    def _finish(self, nodes: list[NodeWithScore], items: list[RankedItem]) -> list[NodeWithScore]:
+        out = []
+        for item in items:
+            source = nodes[item.index]
+            added = dict(item.metadata)
+            if self.keep_retrieval_score:
+                added[RETRIEVAL_SCORE_KEY] = source.score
+            node = source.node
+            if added:
+                hidden = [k for k in added]
+                node = node.model_copy(
+                    update={
+                        "metadata": {**node.metadata, **added},
+                        "excluded_llm_metadata_keys": _union(node.excluded_llm_metadata_keys, hidden),
+                        "excluded_embed_metadata_keys": _union(
+                            node.excluded_embed_metadata_keys, hidden
+                        ),
+                    }
+                )
+            else:
+                node = node.model_copy()
+            out.append(NodeWithScore(node=node, score=float(item.score)))
+        dispatcher.event(ReRankEndEvent(nodes=out))
+        return out
+
+
+def _union(existing: list[str], extra: list[str]) -> list[str]:
+    return list(existing) + [k for k in extra if k not in existing]
+
+
+def init_postprocessor(
+    spec: Any, *, top_n: int | None | _Unset = UNSET, **kwargs: Any
+) -> RerankPostprocessor:
+    """Build a :class:`RerankPostprocessor` from a config string, dict or ``Reranker``.
+
+    ``keep_retrieval_score`` and ``metadata_mode`` go to the postprocessor; other keyword
+    arguments are backend options.
+
+    Example:
+        >>> from llamaindex_rerankers import init_postprocessor
+        >>> init_postprocessor("bm25", top_n=5).top_n
+        5
+    """
+    fields: dict[str, Any] = {
+        k: kwargs.pop(k) for k in ("keep_retrieval_score", "metadata_mode") if k in kwargs
+    }
+    fields["reranker"] = init_reranker(spec, **kwargs)
+    if top_n is not UNSET:
+        fields["top_n"] = top_n
+    return RerankPostprocessor(**fields)
