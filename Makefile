@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints/dev.txt
 
-.PHONY: setup demo test lint docs clean
+.PHONY: setup demo test lint docs docs-serve clean
 
 $(VENV)/.installed: pyproject.toml constraints/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,20 @@ setup: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/rag-rerankers demo
 
+# The suite also builds the docs with --strict (tests/test_docs_site.py) and runs every
+# notebook (tests/test_notebooks.py): `make test` is the single CI entry point.
 test: setup
 	$(PY) -m pytest -q
 
+# The documentation site, built strictly (any warning fails) into site/.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
+docs-serve: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
+
 lint: setup
-	$(PY) -m ruff check rag_rerankers langchain_rerankers llamaindex_rerankers tests
+	$(PY) -m ruff check rag_rerankers langchain_rerankers llamaindex_rerankers tests tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis site
