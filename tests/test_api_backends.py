@@ -12,7 +12,7 @@ from langchain_rerankers import RerankCompressor
 from llamaindex_rerankers import RerankPostprocessor
 from rag_rerankers import init_reranker
 from rag_rerankers.base import describe
-from rag_rerankers.errors import APIAuthenticationError, ConfigError
+from rag_rerankers.errors import APIAuthenticationError, APIResponseError, ConfigError
 from rag_rerankers.registry import get_backend
 from rag_rerankers.testing import FakeRerankServer
 from tests.api_support import BACKENDS, DOCS, KEY, QUERY, aclose, expected, make, server
@@ -187,3 +187,25 @@ def test_async_clients_work_across_event_loops(backend, server):
     rr = make(backend, server)
     for _ in range(2):  # a second asyncio.run gets its own client
         assert pairs(asyncio.run(rr.arank(QUERY, DOCS, top_n=None))) == WANT
+
+
+@pytest.mark.parametrize("backend", ["cohere", "voyage", "jina", "mixedbread"])
+async def test_top_n_is_asked_of_the_provider(backend, server):
+    rr = make(backend, server)
+    key = {"cohere": "top_n", "voyage": "top_k", "jina": "top_n", "mixedbread": "top_k"}[backend]
+    assert pairs(rr.rank(QUERY, DOCS, top_n=2)) == WANT[:2]
+    assert server.requests[-1].body[key] == 2
+    assert pairs(await rr.arank(QUERY, DOCS, top_n=3)) == WANT[:3]
+    assert server.requests[-1].body[key] == 3
+    rr.rank(QUERY, DOCS, top_n=None)  # every score: all documents asked for
+    assert server.requests[-1].body.get(key) in (None, len(DOCS))
+    server.inject("wrong_length")  # one of the top 2 missing is caught too
+    with pytest.raises(APIResponseError, match="1 results, expected 2"):
+        rr.rank(QUERY, DOCS, top_n=2)
+    await aclose(rr)
+
+
+def test_tei_top_n_cut_locally(server):
+    rr = make("tei", server)
+    assert pairs(rr.rank(QUERY, DOCS, top_n=2)) == WANT[:2]
+    assert len(server.requests[-1].body["texts"]) == len(DOCS)

@@ -21,8 +21,8 @@ from typing import Any
 
 from rag_rerankers.backends._api import (
     APIReranker,
-    align_scores,
     error_for_status,
+    extract_pairs,
     fixed_timeout_clients,
     httpx_timeout,
     request_id_from,
@@ -90,27 +90,26 @@ class CohereReranker(APIReranker):
             httpx_client=client_cls(timeout=httpx_timeout(self.timeout, self.connect_timeout)),
         )
 
-    def _request(self, client: Any, query: str, documents: list[str]) -> list[float]:
-        response = client.rerank(
-            model=self.model, query=query, documents=documents,
-            request_options=_NO_SDK_RETRIES, **self._extra,
-        )
-        return self._align(response, len(documents))
+    def _kwargs(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
+        kwargs = {"model": self.model, "query": query, "documents": documents,
+                  "request_options": _NO_SDK_RETRIES, **self._extra}
+        if top_n is not None:
+            kwargs["top_n"] = top_n
+        return kwargs
 
-    async def _arequest(self, client: Any, query: str, documents: list[str]) -> list[float]:
-        response = await client.rerank(
-            model=self.model, query=query, documents=documents,
-            request_options=_NO_SDK_RETRIES, **self._extra,
-        )
-        return self._align(response, len(documents))
+    def _request(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        return self._pairs_of(client.rerank(**self._kwargs(query, documents, top_n)))
 
-    def _align(self, response: Any, n: int) -> list[float]:
-        results = getattr(response, "results", None)
-        if results is None:
-            raise APIResponseError("the response has no 'results'", provider=self.provider,
-                                   status=200, request_id=getattr(response, "id", None))
-        return align_scores(self.provider, n, results,
-                            lambda r: (r.index, r.relevance_score), getattr(response, "id", None))
+    async def _arequest(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        return self._pairs_of(await client.rerank(**self._kwargs(query, documents, top_n)))
+
+    def _pairs_of(self, response: Any) -> list[tuple[int, float]]:
+        return extract_pairs(self.provider, getattr(response, "results", None),
+                             lambda r: (r.index, r.relevance_score))
 
     def _translate(self, exc: BaseException) -> RerankAPIError | None:
         from cohere.core.api_error import ApiError

@@ -20,10 +20,9 @@ from typing import Any
 
 from rag_rerankers.backends._api import (
     APIReranker,
-    align_scores,
     check_httpx_response,
+    extract_pairs,
     httpx_timeout,
-    request_id_from,
 )
 
 DEFAULT_MODEL = "jina-reranker-v3"
@@ -59,21 +58,23 @@ class HTTPXReranker(APIReranker):
             headers=self._headers(),
         )
 
-    def _payload(self, query: str, documents: list[str]) -> dict[str, Any]:
+    def _payload(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _parse(self, body: Any, n: int, request_id: str | None) -> list[float]:
+    def _parse(self, body: Any) -> list[tuple[int, float]]:
         raise NotImplementedError
 
-    def _request(self, client: Any, query: str, documents: list[str]) -> list[float]:
-        response = client.post(self.path, json=self._payload(query, documents))
-        body = check_httpx_response(self.provider, response, self._secret())
-        return self._parse(body, len(documents), request_id_from(response.headers))
+    def _request(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        response = client.post(self.path, json=self._payload(query, documents, top_n))
+        return self._parse(check_httpx_response(self.provider, response, self._secret()))
 
-    async def _arequest(self, client: Any, query: str, documents: list[str]) -> list[float]:
-        response = await client.post(self.path, json=self._payload(query, documents))
-        body = check_httpx_response(self.provider, response, self._secret())
-        return self._parse(body, len(documents), request_id_from(response.headers))
+    async def _arequest(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        response = await client.post(self.path, json=self._payload(query, documents, top_n))
+        return self._parse(check_httpx_response(self.provider, response, self._secret()))
 
 
 class JinaReranker(HTTPXReranker):
@@ -106,12 +107,12 @@ class JinaReranker(HTTPXReranker):
             max_backoff=max_backoff, max_documents_per_request=max_documents_per_request,
         )
 
-    def _payload(self, query: str, documents: list[str]) -> dict[str, Any]:
-        # All scores are needed (top_n is applied by the core); no need to echo the texts.
+    def _payload(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
+        # No need to echo the texts back.
         return {"model": self.model, "query": query, "documents": documents,
-                "top_n": len(documents), "return_documents": False}
+                "top_n": top_n or len(documents), "return_documents": False}
 
-    def _parse(self, body: Any, n: int, request_id: str | None) -> list[float]:
+    def _parse(self, body: Any) -> list[tuple[int, float]]:
         results = body.get("results") if isinstance(body, dict) else None
-        return align_scores(self.provider, n, results if results is not None else [],
-                            lambda r: (r["index"], r["relevance_score"]), request_id)
+        return extract_pairs(self.provider, results,
+                             lambda r: (r["index"], r["relevance_score"]))

@@ -19,8 +19,8 @@ from typing import Any
 
 from rag_rerankers.backends._api import (
     APIReranker,
-    align_scores,
     error_for_status,
+    extract_pairs,
     httpx_timeout,
     request_id_from,
 )
@@ -83,17 +83,24 @@ class MixedbreadReranker(APIReranker):
 
         return mixedbread.AsyncMixedbread(**self._client_kwargs())
 
-    def _request(self, client: Any, query: str, documents: list[str]) -> list[float]:
-        response = client.rerank(model=self.model, query=query, input=documents)
-        return self._align(response, len(documents))
+    def _request(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        # top_k is always sent: every score is needed unless a top_n was asked for.
+        response = client.rerank(model=self.model, query=query, input=documents,
+                                 top_k=top_n or len(documents))
+        return self._pairs_of(response)
 
-    async def _arequest(self, client: Any, query: str, documents: list[str]) -> list[float]:
-        response = await client.rerank(model=self.model, query=query, input=documents)
-        return self._align(response, len(documents))
+    async def _arequest(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        response = await client.rerank(model=self.model, query=query, input=documents,
+                                       top_k=top_n or len(documents))
+        return self._pairs_of(response)
 
-    def _align(self, response: Any, n: int) -> list[float]:
-        return align_scores(self.provider, n, getattr(response, "data", None) or [],
-                            lambda r: (r.index, r.score))
+    def _pairs_of(self, response: Any) -> list[tuple[int, float]]:
+        return extract_pairs(self.provider, getattr(response, "data", None),
+                             lambda r: (r.index, r.score))
 
     def _translate(self, exc: BaseException) -> RerankAPIError | None:
         import mixedbread

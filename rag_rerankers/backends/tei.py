@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rag_rerankers.backends._api import align_scores
+from rag_rerankers.backends._api import extract_pairs
 from rag_rerankers.backends.jina import HTTPXReranker
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.types import ScoreType
@@ -35,6 +35,7 @@ class TEIReranker(HTTPXReranker):
     env_keys = ()
     key_required = False
     default_max_documents = 32
+    supports_top_n = False  # TEI's /rerank always scores every text
     path = "/rerank"
 
     def __init__(
@@ -65,10 +66,10 @@ class TEIReranker(HTTPXReranker):
         )
         self.truncate = truncate
 
-    def _payload(self, query: str, documents: list[str]) -> dict[str, Any]:
+    def _payload(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
         return {"query": query, "texts": documents, "truncate": self.truncate,
                 "raw_scores": False, "return_text": False}
 
-    def _parse(self, body: Any, n: int, request_id: str | None) -> list[float]:
-        return align_scores(self.provider, n, body if isinstance(body, list) else [],
-                            lambda r: (r["index"], r["score"]), request_id)
+    def _parse(self, body: Any) -> list[tuple[int, float]]:
+        return extract_pairs(self.provider, body if isinstance(body, list) else None,
+                             lambda r: (r["index"], r["score"]))

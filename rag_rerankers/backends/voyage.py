@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag_rerankers.backends._api import APIReranker, align_scores, error_for_status
+from rag_rerankers.backends._api import APIReranker, error_for_status, extract_pairs
 from rag_rerankers.errors import (
     APIAuthenticationError,
     APIConnectionError,
@@ -85,25 +85,30 @@ class VoyageReranker(APIReranker):
         self._session = aiohttp.ClientSession()
         return voyageai.AsyncClient(**self._client_kwargs())
 
-    def _request(self, client: Any, query: str, documents: list[str]) -> list[float]:
-        result = client.rerank(query, documents, model=self.model, truncation=self.truncation)
-        return self._align(result, len(documents))
+    def _request(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        result = client.rerank(query, documents, model=self.model, top_k=top_n,
+                               truncation=self.truncation)
+        return self._pairs_of(result)
 
-    async def _arequest(self, client: Any, query: str, documents: list[str]) -> list[float]:
+    async def _arequest(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
         import voyageai
 
         token = voyageai.aiosession.set(self._session)
         try:
             result = await client.rerank(
-                query, documents, model=self.model, truncation=self.truncation
+                query, documents, model=self.model, top_k=top_n, truncation=self.truncation
             )
         finally:
             voyageai.aiosession.reset(token)
-        return self._align(result, len(documents))
+        return self._pairs_of(result)
 
-    def _align(self, result: Any, n: int) -> list[float]:
-        return align_scores(self.provider, n, getattr(result, "results", None) or [],
-                            lambda r: (r.index, r.relevance_score))
+    def _pairs_of(self, result: Any) -> list[tuple[int, float]]:
+        return extract_pairs(self.provider, getattr(result, "results", None),
+                             lambda r: (r.index, r.relevance_score))
 
     def _translate(self, exc: BaseException) -> RerankAPIError | None:
         from voyageai import error

@@ -1,0 +1,188 @@
+"""API concurrency benchmark: 64 queries x 100 candidates against the fake Cohere server.
+
+Three ways to rerank the same batch, timed side by side in one run (medians of ``--repeats``):
+
+1. ``langchain_cohere.CohereRerank.compress_documents`` called in a loop (what most RAG code does);
+2. a hand-written ``asyncio.gather`` over the bare ``cohere.AsyncClientV2`` with a semaphore of 16;
+3. ours: ``init_reranker("cohere", ...).arank_many(..., concurrency=16)``.
+
+The fake server adds ``--latency`` seconds (200 ms by default, a realistic provider latency for
+100 documents) and runs in a child process, so its CPU time does not share the GIL with the
+clients. Queries are TREC DL 2019 (43 of them, cycled up to ``--queries``) with their BM25 top
+100 passages, read from ``../shared/data/trec-dl19`` relative to the repository root.
+
+Also prints our per-call overhead over one direct SDK call: sequential calls with no injected
+latency, ours and the bare SDK interleaved, median difference per call.
+
+Run: ``python benchmarks/api_concurrency.py [--repeats 3] [--latency 0.2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+_REL = Path("shared") / "data" / "trec-dl19" / "bm25_top100_dl19.json"
+# ../shared from the repository root (a git worktree one level deeper also finds it)
+DATA = next((p / _REL for p in (ROOT.parent, ROOT.parent.parent) if (p / _REL).exists()),
+            ROOT.parent / _REL)
+KEY = "bench-key"
+MODEL = "rerank-v5.0-pro"
+TOP_N = 10
+
+
+def _serve(latency: float, conn: mp.connection.Connection) -> None:
+    from rag_rerankers.testing import FakeRerankServer
+
+    with FakeRerankServer(api_key=KEY, latency=latency, record=False) as server:
+        conn.send(server.port)
+        conn.recv()  # wait for "stop"
+
+
+class ServerProcess:
+    """The fake server in a child process (its own GIL)."""
+
+    def __init__(self, latency: float) -> None:
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(latency, child), daemon=True)
+
+    def __enter__(self) -> str:
+        self._proc.start()
+        port = self._conn.recv()
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.send("stop")
+        self._proc.join(timeout=10)
+
+
+def load(n_queries: int) -> tuple[list[str], list[list[str]]]:
+    if not DATA.exists():
+        sys.exit(f"TREC DL19 data not found at {DATA}")
+    data = json.loads(DATA.read_text())
+    picked = [data[i % len(data)] for i in range(n_queries)]
+    return [q["query"] for q in picked], [[h["content"] for h in q["hits"][:100]] for q in picked]
+
+
+def bench_langchain(url: str, queries: list[str], docs: list[list[str]]) -> float:
+    from langchain_cohere import CohereRerank
+    from langchain_core.documents import Document
+
+    comp = CohereRerank(cohere_api_key=KEY, model=MODEL, base_url=url, top_n=TOP_N)
+    batches = [[Document(page_content=t) for t in d] for d in docs]
+    start = time.perf_counter()
+    for q, batch in zip(queries, batches, strict=True):
+        comp.compress_documents(batch, q)
+    return time.perf_counter() - start
+
+
+async def bench_bare(client, queries: list[str], docs: list[list[str]], limit: int) -> float:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(q: str, d: list[str]):
+        async with semaphore:
+            return await client.rerank(model=MODEL, query=q, documents=d, top_n=TOP_N)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(q, d) for q, d in zip(queries, docs, strict=True)))
+    return time.perf_counter() - start
+
+
+async def bench_ours(rr, queries: list[str], docs: list[list[str]], limit: int) -> float:
+    start = time.perf_counter()
+    await rr.arank_many(queries, docs, concurrency=limit)
+    return time.perf_counter() - start
+
+
+async def overhead(url: str, query: str, docs: list[str], calls: int) -> tuple[float, float]:
+    """Median seconds per call: (bare SDK, ours), interleaved, no injected latency."""
+    import cohere
+
+    from rag_rerankers import init_reranker
+
+    client = cohere.AsyncClientV2(api_key=KEY, base_url=url)
+    rr = init_reranker("cohere", model=MODEL, api_key=KEY, base_url=url, top_n=TOP_N)
+    bare_t, ours_t = [], []
+    for _ in range(20):  # warm up connections and imports
+        await client.rerank(model=MODEL, query=query, documents=docs, top_n=TOP_N)
+        await rr.arank(query, docs)
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        await client.rerank(model=MODEL, query=query, documents=docs, top_n=TOP_N)
+        t1 = time.perf_counter()
+        await rr.arank(query, docs)
+        t2 = time.perf_counter()
+        bare_t.append(t1 - t0)
+        ours_t.append(t2 - t1)
+    await rr.aclose()
+    return statistics.median(bare_t), statistics.median(ours_t)
+
+
+async def run_async(url: str, args: argparse.Namespace, queries, docs) -> dict[str, list[float]]:
+    import cohere
+
+    from rag_rerankers import init_reranker
+
+    client = cohere.AsyncClientV2(api_key=KEY, base_url=url)
+    rr = init_reranker("cohere", model=MODEL, api_key=KEY, base_url=url, top_n=TOP_N)
+    # Warm-up: open the connection pools of both clients.
+    await bench_bare(client, queries[:16], docs[:16], args.concurrency)
+    await bench_ours(rr, queries[:16], docs[:16], args.concurrency)
+    times: dict[str, list[float]] = {"bare": [], "ours": []}
+    for _ in range(args.repeats):  # interleaved, so drift hits both alike
+        times["bare"].append(await bench_bare(client, queries, docs, args.concurrency))
+        times["ours"].append(await bench_ours(rr, queries, docs, args.concurrency))
+    await rr.aclose()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--queries", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--langchain-repeats", type=int, default=1,
+                        help="the sequential loop takes queries x latency; 1 run by default")
+    parser.add_argument("--overhead-calls", type=int, default=300)
+    args = parser.parse_args()
+    queries, docs = load(args.queries)
+    print(f"{len(queries)} queries x {len(docs[0])} candidates, fake Cohere v2 server with "
+          f"{args.latency * 1000:.0f} ms latency (child process), concurrency {args.concurrency}")
+
+    with ServerProcess(args.latency) as url:
+        times = asyncio.run(run_async(url, args, queries, docs))
+        bench_langchain(url, queries[:2], docs[:2])  # warm-up
+        times["langchain"] = [bench_langchain(url, queries, docs)
+                              for _ in range(args.langchain_repeats)]
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"langchain_cohere.CohereRerank loop      : {med['langchain']:8.3f} s  "
+          f"(runs: {', '.join(f'{t:.3f}' for t in times['langchain'])})")
+    print(f"bare AsyncClientV2 + gather (sem {args.concurrency:>2})  : {med['bare']:8.3f} s  "
+          f"(runs: {', '.join(f'{t:.3f}' for t in times['bare'])})")
+    print(f"ours arank_many(concurrency={args.concurrency:>2})       : {med['ours']:8.3f} s  "
+          f"(runs: {', '.join(f'{t:.3f}' for t in times['ours'])})")
+    print(f"speed-up ours vs LangChain loop         : {med['langchain'] / med['ours']:8.2f}x "
+          "(goal >= 7x)")
+    print(f"speed-up bare SDK vs LangChain loop     : {med['langchain'] / med['bare']:8.2f}x")
+    print(f"ours / bare SDK time                    : {med['ours'] / med['bare']:8.3f} "
+          f"({(med['ours'] / med['bare'] - 1) * 100:+.1f}%, goal <= +10%)")
+
+    with ServerProcess(0.0) as url:
+        bare, ours = asyncio.run(overhead(url, queries[0], docs[0], args.overhead_calls))
+    print(f"per call, 100 docs, no latency: bare SDK {bare * 1000:.3f} ms, ours {ours * 1000:.3f} ms,"
+          f" overhead {(ours - bare) * 1000:+.3f} ms (goal < 1 ms; median of "
+          f"{args.overhead_calls} interleaved calls)")
+
+
+if __name__ == "__main__":
+    main()
