@@ -375,7 +375,8 @@ class FakeRerankServer:
         scores = [_score_terms(terms, doc) for doc in documents]
         order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
         if fault is not None and fault.kind == "wrong_length" and order:
-            order = order[:-1]
+            top = None if provider == "tei" else (params.get("top_n") or params.get("top_k"))
+            order = order[: top or len(order)][:-1]  # one result short of what was asked
         await self._send(
             writer, 200, _success_body(provider, order, scores, documents, params, request_id),
             request_id,
