@@ -2,7 +2,7 @@
 ``POST /v2/rerank``).
 
 ``base_url`` also reaches any server that speaks Cohere's v2 rerank format, such as vLLM
-(``vllm serve <reranker> --task score`` exposes ``/v2/rerank``). The key comes from
+(``vllm serve BAAI/bge-reranker-v2-m3`` exposes ``/v2/rerank``). The key comes from
 ``api_key``, else ``COHERE_API_KEY``, else ``CO_API_KEY``; with a custom ``base_url`` it is
 optional.
 

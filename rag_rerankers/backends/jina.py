@@ -1,7 +1,7 @@
 """``jina``: Jina AI rerank over ``httpx`` (``POST {base}/v1/rerank``; Jina has no Python SDK).
 
 ``base_url`` also reaches servers that speak Jina's rerank format at ``/v1/rerank``: vLLM
-(``vllm serve <reranker> --task score``) and Infinity (``infinity_emb v2 --url-prefix /v1``).
+(``vllm serve BAAI/bge-reranker-v2-m3``) and Infinity (``infinity_emb v2 --url-prefix /v1``).
 The key comes from ``api_key``, else ``JINA_API_KEY``; with a custom ``base_url`` it is
 optional (no ``Authorization`` header is sent without one).
 
