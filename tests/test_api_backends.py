@@ -209,3 +209,21 @@ def test_tei_top_n_cut_locally(server):
     rr = make("tei", server)
     assert pairs(rr.rank(QUERY, DOCS, top_n=2)) == WANT[:2]
     assert len(server.requests[-1].body["texts"]) == len(DOCS)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_key_never_logged(backend, server, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    good = make(backend, server, max_retries=1)
+    good.rank(QUERY, DOCS)
+    await good.arank(QUERY, DOCS)
+    server.inject("status", status=500)
+    good.rank(QUERY, DOCS)
+    bad = make(backend, server, api_key="sk-wrong-key-42", max_retries=0)
+    with pytest.raises(APIAuthenticationError):
+        await bad.arank(QUERY, DOCS)
+    assert KEY not in caplog.text and "sk-wrong-key-42" not in caplog.text
+    await aclose(good)
+    await aclose(bad)
