@@ -48,19 +48,30 @@ def _serve(latency: float, conn: mp.connection.Connection) -> None:
 
 
 class ServerProcess:
-    """The fake server in a child process (its own GIL)."""
+    """The fake server in a child process (its own GIL), or in this process's thread."""
 
-    def __init__(self, latency: float) -> None:
+    def __init__(self, latency: float, in_process: bool = False) -> None:
+        self._in_process = in_process
+        if in_process:
+            from rag_rerankers.testing import FakeRerankServer
+
+            self._server = FakeRerankServer(api_key=KEY, latency=latency, record=False)
+            return
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(latency, child), daemon=True)
 
     def __enter__(self) -> str:
+        if self._in_process:
+            return self._server.start().url
         self._proc.start()
         port = self._conn.recv()
         return f"http://127.0.0.1:{port}"
 
     def __exit__(self, *exc: object) -> None:
+        if self._in_process:
+            self._server.stop()
+            return
         self._conn.send("stop")
         self._proc.join(timeout=10)
 
@@ -154,30 +165,38 @@ def main() -> None:
     parser.add_argument("--langchain-repeats", type=int, default=1,
                         help="the sequential loop takes queries x latency; 1 run by default")
     parser.add_argument("--overhead-calls", type=int, default=300)
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the fake server in a thread of this process (shares the GIL)")
     args = parser.parse_args()
     queries, docs = load(args.queries)
     print(f"{len(queries)} queries x {len(docs[0])} candidates, fake Cohere v2 server with "
-          f"{args.latency * 1000:.0f} ms latency (child process), concurrency {args.concurrency}")
+          f"{args.latency * 1000:.0f} ms latency "
+          f"({'in-process thread' if args.in_process else 'child process'}), "
+          f"concurrency {args.concurrency}")
 
-    with ServerProcess(args.latency) as url:
+    with ServerProcess(args.latency, args.in_process) as url:
         times = asyncio.run(run_async(url, args, queries, docs))
         bench_langchain(url, queries[:2], docs[:2])  # warm-up
         times["langchain"] = [bench_langchain(url, queries, docs)
                               for _ in range(args.langchain_repeats)]
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"langchain_cohere.CohereRerank loop      : {med['langchain']:8.3f} s  "
-          f"(runs: {', '.join(f'{t:.3f}' for t in times['langchain'])})")
-    print(f"bare AsyncClientV2 + gather (sem {args.concurrency:>2})  : {med['bare']:8.3f} s  "
-          f"(runs: {', '.join(f'{t:.3f}' for t in times['bare'])})")
-    print(f"ours arank_many(concurrency={args.concurrency:>2})       : {med['ours']:8.3f} s  "
-          f"(runs: {', '.join(f'{t:.3f}' for t in times['ours'])})")
-    print(f"speed-up ours vs LangChain loop         : {med['langchain'] / med['ours']:8.2f}x "
-          "(goal >= 7x)")
-    print(f"speed-up bare SDK vs LangChain loop     : {med['langchain'] / med['bare']:8.2f}x")
-    print(f"ours / bare SDK time                    : {med['ours'] / med['bare']:8.3f} "
-          f"({(med['ours'] / med['bare'] - 1) * 100:+.1f}%, goal <= +10%)")
+    c = args.concurrency
 
-    with ServerProcess(0.0) as url:
+    def line(label: str, value: str) -> None:
+        print(f"{label:<40}: {value}")
+
+    def runs(key: str) -> str:
+        return f"{med[key]:8.3f} s  (runs: {', '.join(f'{t:.3f}' for t in times[key])})"
+
+    line("langchain_cohere.CohereRerank loop", runs("langchain"))
+    line(f"bare AsyncClientV2 + gather (sem {c})", runs("bare"))
+    line(f"ours arank_many(concurrency={c})", runs("ours"))
+    line("speed-up ours vs LangChain loop", f"{med['langchain'] / med['ours']:8.2f}x (goal >= 7x)")
+    line("speed-up bare SDK vs LangChain loop", f"{med['langchain'] / med['bare']:8.2f}x")
+    line("ours / bare SDK time", f"{med['ours'] / med['bare']:8.3f} "
+         f"({(med['ours'] / med['bare'] - 1) * 100:+.1f}%, goal <= +10%)")
+
+    with ServerProcess(0.0, args.in_process) as url:
         bare, ours = asyncio.run(overhead(url, queries[0], docs[0], args.overhead_calls))
     print(f"per call, 100 docs, no latency: bare SDK {bare * 1000:.3f} ms, ours {ours * 1000:.3f} ms,"
           f" overhead {(ours - bare) * 1000:+.3f} ms (goal < 1 ms; median of "
