@@ -227,3 +227,18 @@ async def test_key_never_logged(backend, server, caplog):
     assert KEY not in caplog.text and "sk-wrong-key-42" not in caplog.text
     await aclose(good)
     await aclose(bad)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_reranker_two_threads_two_event_loops(backend, server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server.latency = 0.02
+    rr = make(backend, server)
+
+    def run(_: int) -> list:
+        return asyncio.run(rr.arank_many([QUERY] * 4, [DOCS] * 4, top_n=None))
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(run, range(2)))
+    assert all(pairs(r) == WANT for batch in results for r in batch)

@@ -26,6 +26,7 @@ import functools
 import os
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -381,8 +382,10 @@ class APIReranker(Reranker):
             required=self.key_required and self.base_url is None,
         )
         self._client: Any = None
-        self._aclient: Any = None
-        self._aclient_loop: asyncio.AbstractEventLoop | None = None
+        # Async clients hold connections bound to one event loop: one client per loop.
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # ----------------------------------------------------------------- to implement
     def _make_client(self) -> Any:
@@ -433,12 +436,11 @@ class APIReranker(Reranker):
         return self._client
 
     def _async_client(self) -> Any:
-        # Async clients hold connections bound to one event loop: make one per loop.
         loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aclient_loop is not loop:
-            self._aclient = self._make_async_client()
-            self._aclient_loop = loop
-        return self._aclient
+        client = self._aclients.get(loop)
+        if client is None:
+            client = self._aclients[loop] = self._make_async_client()
+        return client
 
     def chunks(self, query: str, documents: list[str]) -> list[tuple[int, list[str]]]:
         """Split ``documents`` into ``(offset, chunk)`` pieces under the per-request limits.
@@ -591,14 +593,18 @@ class APIReranker(Reranker):
             closer()
 
     async def aclose(self) -> None:
-        """Close the async HTTP client of the running loop, and the sync one."""
-        client, self._aclient, self._aclient_loop = self._aclient, None, None
+        """Close the async client of the running event loop, and the sync client."""
+        client = self._aclients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await self._close_async_client(client)
+        self.close()
+
+    async def _close_async_client(self, client: Any) -> None:
         closer = getattr(client, "aclose", None) or getattr(client, "close", None)
         if callable(closer):
             result = closer()
             if asyncio.iscoroutine(result):
                 await result
-        self.close()
 
 
 def estimate_tokens(text: str) -> int:

@@ -61,7 +61,6 @@ class VoyageReranker(APIReranker):
             max_backoff=max_backoff, max_documents_per_request=max_documents_per_request,
         )
         self.truncation = truncation
-        self._session: Any = None
 
     def _client_kwargs(self) -> dict[str, Any]:
         return {
@@ -82,8 +81,7 @@ class VoyageReranker(APIReranker):
         import voyageai
 
         # One pooled aiohttp session per event loop; the SDK otherwise opens one per request.
-        self._session = aiohttp.ClientSession()
-        return voyageai.AsyncClient(**self._client_kwargs())
+        return voyageai.AsyncClient(**self._client_kwargs()), aiohttp.ClientSession()
 
     def _request(
         self, client: Any, query: str, documents: list[str], top_n: int | None
@@ -97,7 +95,8 @@ class VoyageReranker(APIReranker):
     ) -> list[tuple[int, float]]:
         import voyageai
 
-        token = voyageai.aiosession.set(self._session)
+        client, session = client
+        token = voyageai.aiosession.set(session)
         try:
             result = await client.rerank(
                 query, documents, model=self.model, top_k=top_n, truncation=self.truncation
@@ -133,8 +132,5 @@ class VoyageReranker(APIReranker):
         return error_for_status(self.provider, status, headers=exc.headers, body=body,
                                 secret=self._secret())
 
-    async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-        await super().aclose()
+    async def _close_async_client(self, client: Any) -> None:
+        await client[1].close()  # the aiohttp session
