@@ -215,8 +215,8 @@ def main() -> None:
 
     with ServerProcess(0.0, args.in_process) as url:
         bare, ours, diff = asyncio.run(overhead(url, queries[0], docs[0], args.overhead_calls))
-    line("one call, 100 docs, no latency: bare SDK", f"{bare * 1000:8.3f} ms (median)")
-    line("one call, 100 docs, no latency: ours", f"{ours * 1000:8.3f} ms (median)")
+    line("one call, 100 docs, no latency, bare SDK", f"{bare * 1000:8.3f} ms (median)")
+    line("one call, 100 docs, no latency, ours", f"{ours * 1000:8.3f} ms (median)")
     line("our overhead per call", f"{diff * 1000:+8.3f} ms (median of {args.overhead_calls} "
          "paired, alternating calls; goal < 1 ms)")
 
