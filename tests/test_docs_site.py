@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 # Pages whose ```python blocks are executed in order, in one namespace per page.
-# A block right after a line `<!-- docs-test: skip -->` is not run (say why next to it).
-RUN_PAGES = ["index.md", "langchain.md", "llamaindex.md"]
-SKIP_MARK = "<!-- docs-test: skip -->"
+# A block right after a line `<!-- docs-test: skip (why) -->` is not run.
+RUN_PAGES = ["index.md", "langchain.md", "llamaindex.md", "migration.md", "scaling.md"]
+SKIP_MARK = re.compile(r"^<!-- docs-test: skip\b.*-->$")
 
 
 def _hooks() -> Any:
@@ -53,7 +53,7 @@ def python_blocks(text: str) -> list[tuple[int, str, bool]]:
             while j < len(lines) and not lines[j].startswith("```"):
                 j += 1
             previous = next((line for line in reversed(lines[:start]) if line.strip()), "")
-            blocks.append((start + 1, "\n".join(lines[start + 1 : j]), previous.strip() == SKIP_MARK))
+            blocks.append((start + 1, "\n".join(lines[start + 1 : j]), bool(SKIP_MARK.match(previous.strip()))))
             i = j + 1
         else:
             i += 1
@@ -61,7 +61,7 @@ def python_blocks(text: str) -> list[tuple[int, str, bool]]:
 
 
 def test_python_blocks_parser() -> None:
-    page = "x\n```python\na = 1\n```\n\n<!-- docs-test: skip -->\n```python\nboom\n```\n```bash\nls\n```\n"
+    page = "x\n```python\na = 1\n```\n\n<!-- docs-test: skip (no key) -->\n```python\nboom\n```\n```bash\nls\n```\n"
     assert python_blocks(page) == [(2, "a = 1", False), (7, "boom", True)]
 
 
