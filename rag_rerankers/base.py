@@ -148,11 +148,12 @@ class Reranker(ABC):
 
     # ----------------------------------------------------------------- public API
     def configure(self, **controls: Any) -> Reranker:
-        """Set ranking controls (``normalize``, ``score_threshold``, ``fallbacks``, ``on_error``,
+        """Set ``top_n`` and the ranking controls (``normalize``, ``score_threshold``, ``fallbacks``, ``on_error``,
         ``cache``, ``long_docs``, ``rank_fields``, ``dedup``, ...; see
         :data:`rag_rerankers.registry.CONTROL_OPTIONS`); returns ``self``.
 
         :func:`~rag_rerankers.init_reranker` calls this with the controls of a config string.
+        Each call adds to the controls set before (a cache is rebuilt empty).
 
         Example:
             >>> from rag_rerankers import init_reranker
@@ -160,7 +161,9 @@ class Reranker(ABC):
             >>> [i.index for i in rr.rank("red apples", ["blue sky", "red apples"])]
             [1]
         """
-        self._ranking = build_setup(self, controls)
+        if "top_n" in controls:
+            self.top_n = check_top_n(controls.pop("top_n"))
+        self._ranking = build_setup(self, {**self._ranking.options, **controls})
         return self
 
     @property

@@ -159,7 +159,7 @@ CONTROL_OPTIONS: tuple[Option, ...] = (
     Option("normalize", "str", "auto",
            "Score mapping: 'auto' (sigmoid for logits, similarity to [0,1], 0-1 scores kept), "
            "'none' (raw), 'sigmoid', 'minmax' (per list; makes thresholds meaningless).",
-           nullable=False, choices=("auto", "none", "sigmoid", "minmax")),
+           choices=("auto", "none", "sigmoid", "minmax")),
     Option("score_threshold", "float", None,
            "Drop candidates whose (normalized) score is below this; applied before top_n."),
     Option("fallbacks", "list", None,

@@ -8,7 +8,7 @@ dicts and keyword arguments all accept them) and applied by
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rag_rerankers.controls.cache import ScoreCache, make_cache
@@ -48,6 +48,8 @@ class RankingSetup:
     controls: Controls = Controls()
     fallbacks: tuple[Reranker, ...] = ()
     cache: ScoreCache | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """The control options as given (a later ``configure`` call adds to them)."""
 
 
 DEFAULT_SETUP = RankingSetup()
@@ -112,6 +114,8 @@ def build_setup(owner: Reranker, options: Mapping[str, Any]) -> RankingSetup:
         else:
             values[name] = declared[name].coerce(value, owner.backend)
 
+    if values["normalize"] is None:  # "?normalize=none" reads as None
+        values["normalize"] = "none"
     fallbacks = _fallbacks(values.pop("fallbacks"))
     on_error = values.pop("on_error") or ("fallback" if fallbacks else "raise")
     cache_mode, cache_size, cache_dir = (values.pop(k) for k in ("cache", "cache_size", "cache_dir"))
@@ -138,4 +142,6 @@ def build_setup(owner: Reranker, options: Mapping[str, Any]) -> RankingSetup:
         cache = make_cache(cache_mode, cache_size, cache_dir)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    return RankingSetup(controls=controls, fallbacks=fallbacks, cache=cache)
+    return RankingSetup(
+        controls=controls, fallbacks=fallbacks, cache=cache, options=dict(options)
+    )
