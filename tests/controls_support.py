@@ -71,6 +71,24 @@ class FixedReranker(Reranker):
         return [self.scores[d] for d in documents]
 
 
+def register_failing_backend() -> None:
+    """Register ``test-failing`` (a FailingReranker) so config strings can name it."""
+    from rag_rerankers.registry import BackendInfo, register_backend
+
+    register_backend(
+        BackendInfo(
+            name="test-failing",
+            target="tests.controls_support:FailingReranker",
+            kind="api",
+            extra="all",
+            description="Always fails (tests only).",
+            score_type="relevance",
+            default_model="always-down",
+        ),
+        replace=True,
+    )
+
+
 FILLER_SENTENCES = [
     "The old harbour town is known for its stone churches and narrow streets.",
     "Farmers in the valley grow barley, potatoes and apples every summer.",
@@ -81,7 +99,7 @@ ANSWER = "To repair a punctured bicycle tyre, remove the inner tube and glue a r
 QUERY = "how do I repair a punctured bicycle tyre with a patch"
 
 
-def long_document(sentences: int = 40) -> str:
+def long_document(sentences: int = 28) -> str:
     """Filler text (far past a 256-token window) with the answer as its last sentence."""
     filler = " ".join(FILLER_SENTENCES[i % len(FILLER_SENTENCES)] for i in range(sentences))
     return f"{filler} {ANSWER}"

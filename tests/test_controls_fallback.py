@@ -9,24 +9,12 @@ import pytest
 
 from rag_rerankers import ConfigError, init_reranker
 from rag_rerankers.errors import AllRerankersFailedError
-from rag_rerankers.registry import BackendInfo, register_backend
-from tests.controls_support import FailingReranker, UpstreamError
+from tests.controls_support import FailingReranker, UpstreamError, register_failing_backend
 
 DOCS = ["baking bread at home", "oil the bicycle chain", "a bicycle with a flat tyre"]
 QUERY = "bicycle chain"
 
-register_backend(
-    BackendInfo(
-        name="test-failing",
-        target="tests.controls_support:FailingReranker",
-        kind="api",
-        extra="all",
-        description="Always fails (tests only).",
-        score_type="relevance",
-        default_model="always-down",
-    ),
-    replace=True,
-)
+register_failing_backend()
 
 
 def test_raise_is_the_default_without_fallbacks():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from tests.controls_support import FixedReranker, OverlapReranker
 
 from rag_rerankers import ConfigError, init_reranker
 from rag_rerankers.controls.normalize import sigmoid
 from rag_rerankers.types import ScoreType
+from tests.controls_support import FixedReranker, OverlapReranker
 
 DOCS = [
     "Patch the inner tube of the bicycle tyre.",
