@@ -44,7 +44,7 @@ def test_windows_are_model_tokens_that_overlap(embedding):
     doc = long_doc_candidates()[LONG]
     spans = windows(doc, size=64, overlap=16, tokenizer=window.tokenizer, lock=window.lock)
     assert len(spans) > 3
-    for (s1, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+    for (_s1, e1), (s2, _) in zip(spans, spans[1:], strict=False):
         assert s2 < e1  # neighbours share text
     for s, e in spans:
         n = len(window.tokenizer(doc[s:e], add_special_tokens=False)["input_ids"])
