@@ -102,10 +102,11 @@ def check_metadata(metadata: object, expected: int) -> list[Mapping[str, Any] | 
     return metas
 
 
-def sort_key(index_and_score: tuple[int, float]) -> tuple[float, int]:
-    """Order by score descending, ties in input order, NaN last."""
+def sort_key(index_and_score: tuple[int, float]) -> tuple[bool, float, int]:
+    """Order by score descending, ties in input order, NaN after everything (even -inf)."""
     index, score = index_and_score
-    return (math.inf if math.isnan(score) else -score, index)
+    nan = math.isnan(score)
+    return (nan, 0.0 if nan else -score, index)
 
 
 class Reranker(ABC):
@@ -269,7 +270,7 @@ class Reranker(ABC):
             await asyncio.gather(*(one(q, d) for q, d in zip(queries, documents, strict=True)))
         )
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, deliberately not abstract
         """Release clients or models held by this reranker (a no-op by default)."""
 
     def __repr__(self) -> str:

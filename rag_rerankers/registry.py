@@ -14,7 +14,7 @@ import importlib
 import importlib.util
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from rag_rerankers.config import format_value
@@ -113,10 +113,15 @@ class BackendInfo:
     docs_url: str | None = None
 
     def all_options(self) -> tuple[Option, ...]:
+        """The constructor's options: ``top_n`` and this backend's own."""
         return COMMON_OPTIONS + self.options
 
+    def accepted_options(self) -> tuple[Option, ...]:
+        """Everything a spec may set: :meth:`all_options` plus the ranking controls."""
+        return self.all_options() + CONTROL_OPTIONS
+
     def option_map(self) -> dict[str, Option]:
-        return {opt.name: opt for opt in self.all_options()}
+        return {opt.name: opt for opt in self.accepted_options()}
 
     def check_dependencies(self) -> None:
         """Raise :class:`MissingDependencyError` naming the extra if a requirement is missing."""
@@ -150,7 +155,7 @@ class BackendInfo:
             "install": f'pip install "rag-rerankers[{self.extra}]"',
             "score_type": self.score_type,
             "description": self.description,
-            "options": [opt.as_dict() for opt in self.all_options()],
+            "options": [opt.as_dict() for opt in self.accepted_options()],
             "docs_url": self.docs_url,
         }
 
@@ -192,14 +197,16 @@ CONTROL_OPTIONS: tuple[Option, ...] = (
            "Identical contents are scored once; 'keep' returns every copy, 'collapse' only the "
            "first (listing the others in metadata).", nullable=False, choices=("keep", "collapse")),
 )
-"""Ranking controls every backend accepts, applied by :meth:`Reranker.rank` (not passed to
-backend constructors; see :mod:`rag_rerankers.controls`)."""
+"""Ranking controls every backend accepts (declared once here), applied by
+:meth:`Reranker.rank` through :meth:`Reranker.configure`; never passed to backend
+constructors (see :mod:`rag_rerankers.controls`)."""
 
 CONTROL_OPTION_NAMES: frozenset[str] = frozenset(opt.name for opt in CONTROL_OPTIONS)
 
 COMMON_OPTIONS: tuple[Option, ...] = (
     Option("top_n", "int", None, "Keep the best N candidates (None keeps all)."),
-) + CONTROL_OPTIONS
+)
+"""Constructor options every backend takes (the ranking controls are in CONTROL_OPTIONS)."""
 
 _LOCAL_OPTIONS: tuple[Option, ...] = (
     Option("device", "str", None, "Torch device ('cpu', 'cuda', 'cuda:1', 'mps'); default: best available."),

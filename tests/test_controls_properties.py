@@ -26,13 +26,19 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 def scored_lists(draw):
     """Candidates, a score for each distinct text (ties and NaN included), a score type."""
     docs = draw(candidates)
-    values = st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(-5, 5), st.just(math.nan))
+    values = st.one_of(
+        st.sampled_from([0.0, 0.5, 1.0, -math.inf, math.inf]), st.floats(-5, 5), st.just(math.nan)
+    )
     scores = {d: draw(values) for d in docs}
     return docs, scores, draw(st.sampled_from(list(ScoreType)))
 
 
+def _nan_safe(score: float) -> object:
+    return "nan" if math.isnan(score) else score
+
+
 def _check_order(items):
-    keys = [(math.inf if math.isnan(i.score) else -i.score, i.index) for i in items]
+    keys = [(math.isnan(i.score), 0.0 if math.isnan(i.score) else -i.score, i.index) for i in items]
     assert keys == sorted(keys)  # score descending, ties in input order, NaN last
     assert [i.rank for i in items] == list(range(1, len(items) + 1))
 
@@ -54,7 +60,12 @@ def test_subset_sorted_top_n_and_threshold(data, top_n, threshold, normalize):
         if threshold is None or (not math.isnan(i.score) and i.score >= threshold)
     ]
     want = passing if top_n is None else passing[:top_n]
-    assert [(i.index, i.score) for i in cut] == [(i.index, i.score) for i in want]
+    assert [(i.index, _nan_safe(i.score)) for i in cut] == [
+        (i.index, _nan_safe(i.score)) for i in want
+    ]
+    assert all(math.isnan(i.score) or 0.0 <= i.score <= 1.0 for i in everything) or (
+        normalize != "minmax"
+    )
 
 
 @SETTINGS

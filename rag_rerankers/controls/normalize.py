@@ -53,13 +53,19 @@ def _similarity(x: float) -> float:
 
 
 def _minmax(scores: Sequence[float]) -> list[float]:
-    finite = [s for s in scores if not math.isnan(s)]
-    if not finite:
-        return list(scores)
-    low, high = min(finite), max(finite)
-    if high == low:  # no information to spread: every candidate sits in the middle
-        return [s if math.isnan(s) else 0.5 for s in scores]
-    return [s if math.isnan(s) else (s - low) / (high - low) for s in scores]
+    finite = [s for s in scores if math.isfinite(s)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
+
+    def one(s: float) -> float:
+        if math.isnan(s):
+            return s
+        if math.isinf(s):  # -inf / +inf sit at the ends of the scale
+            return 1.0 if s > 0 else 0.0
+        if high == low:  # no information to spread: the middle
+            return 0.5
+        return (s - low) / (high - low)
+
+    return [one(s) for s in scores]
 
 
 def normalize_scores(scores: Sequence[float], score_type: ScoreType, mode: str) -> list[float]:
