@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -108,3 +109,38 @@ def test_langchain_output_is_a_subset_with_metadata_intact(docs, query, top_n, d
     if dedup == "keep" and top_n is None:
         assert sorted(ids) == list(range(len(docs)))
     assert all(set(d.metadata) == {"id", "tag"} for d in inputs)  # inputs untouched
+
+
+@SETTINGS
+@given(
+    st.lists(st.sampled_from(WORDS + ["  ", "\n"]), max_size=60).map(" ".join),
+    st.integers(1, 12),
+    st.integers(0, 11),
+)
+def test_windows_cover_every_word_within_size(text, size, overlap):
+    from rag_rerankers.controls.chunk import windows
+
+    overlap = min(overlap, size - 1)
+    spans = windows(text, size, overlap)
+    words = [m.span() for m in re.finditer(r"\S+", text)]
+    if len(words) <= size:
+        assert spans == [(0, len(text))]
+        return
+    for s, e in spans:
+        assert len(text[s:e].split()) <= size
+    for ws, we in words:  # every word is inside some window
+        assert any(s <= ws and we <= e for s, e in spans)
+    starts = [s for s, _ in spans]
+    assert starts == sorted(set(starts))
+
+
+@SETTINGS
+@given(candidates, queries, top_ns, st.sampled_from(["max", "mean", "first"]))
+def test_chunked_ranking_is_a_sorted_subset(docs, query, top_n, pooling):
+    rr = init_reranker(f"bm25?long_docs=chunk&chunk_size=2&chunk_overlap=1&pooling={pooling}")
+    items = rr.rank(query, docs, top_n=top_n)
+    _check_order(items)
+    assert len({i.index for i in items}) == len(items) == min(len(docs), top_n or len(docs))
+    for item in items:
+        start, end = item.metadata["chunk_span"]
+        assert 0 <= start < end <= len(docs[item.index]) and item.document == docs[item.index]
