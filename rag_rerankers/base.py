@@ -128,6 +128,11 @@ class Reranker(ABC):
     """Whether a document's score is independent of the other candidates (the cache stores
     scores per document when true, per whole candidate list when false, e.g. BM25)."""
 
+    supports_partial_scores: ClassVar[bool] = False
+    """Whether :meth:`_score_top` can score only the best ``top_n`` (a provider's ``top_n``);
+    the pipeline asks for less only where that gives the same result (no cache, no chunking,
+    no ``minmax``)."""
+
     _ranking: RankingSetup = DEFAULT_SETUP
 
     def __init__(self, model: str | None = None, *, top_n: int | None = None) -> None:
@@ -142,6 +147,19 @@ class Reranker(ABC):
     async def _ascore(self, query: str, documents: Sequence[str]) -> Sequence[float]:
         """Async scoring. Default: run :meth:`_score` in a worker thread (never blocks the loop)."""
         return await asyncio.to_thread(self._score, query, documents)
+
+    def _score_top(
+        self, query: str, documents: Sequence[str], top_n: int
+    ) -> Sequence[tuple[int, float]]:
+        """``(index, raw score)`` of at least the best ``top_n`` documents (only called when
+        ``supports_partial_scores`` is true)."""
+        raise NotImplementedError
+
+    async def _ascore_top(
+        self, query: str, documents: Sequence[str], top_n: int
+    ) -> Sequence[tuple[int, float]]:
+        """Async :meth:`_score_top`. Default: run it in a worker thread."""
+        return await asyncio.to_thread(self._score_top, query, documents, top_n)
 
     def token_window(self) -> TokenWindow | None:
         """The model's input window, for ``long_docs`` (``None``: unknown, the default)."""

@@ -47,11 +47,16 @@ RERANK_ERROR = "rerank_error"
 
 @dataclass(frozen=True)
 class ScoreRequest:
-    """Score ``texts`` for ``query`` with ``scorer`` (one backend call)."""
+    """Score ``texts`` for ``query`` with ``scorer`` (one backend call).
+
+    With ``top_n``, only the best ``top_n`` are asked for (``_score_top``); the answer is then
+    ``(index, score)`` pairs instead of one score per text.
+    """
 
     scorer: Reranker
     query: str
     texts: list[str]
+    top_n: int | None = None
 
 
 Steps = Generator[ScoreRequest, Sequence[float], list[RankedItem]]
@@ -63,7 +68,10 @@ def run(steps: Steps) -> list[RankedItem]:
         request = next(steps)
         while True:
             try:
-                scores = request.scorer._score(request.query, request.texts)
+                if request.top_n is None:
+                    scores = request.scorer._score(request.query, request.texts)
+                else:
+                    scores = request.scorer._score_top(request.query, request.texts, request.top_n)
             except Exception as exc:  # handed to the pipeline, which applies on_error
                 request = steps.throw(exc)
             else:
@@ -79,7 +87,12 @@ async def arun(steps: Steps) -> list[RankedItem]:
         request = next(steps)
         while True:
             try:
-                scores = await request.scorer._ascore(request.query, request.texts)
+                if request.top_n is None:
+                    scores = await request.scorer._ascore(request.query, request.texts)
+                else:
+                    scores = await request.scorer._ascore_top(
+                        request.query, request.texts, request.top_n
+                    )
             except Exception as exc:
                 request = steps.throw(exc)
             else:
@@ -109,7 +122,8 @@ def rank_steps(
     for position, scorer in enumerate(chain):
         try:
             raw, details = yield from _score_units(
-                scorer, query, [docs[i] for i in reps], [parts[i] for i in reps], c, setup.cache
+                scorer, query, [docs[i] for i in reps], [parts[i] for i in reps], c, setup.cache,
+                top_n,
             )
         except Exception as exc:
             if c.on_error == "raise":
@@ -125,11 +139,15 @@ def rank_steps(
                 "reranker %s failed (%s: %s); %s", scorer.name, type(exc).__name__, exc, then
             )
             continue
-        scores = normalize_scores(raw, scorer.score_type, c.normalize)
+        scores = normalize_scores(
+            [math.nan if r is None else r for r in raw], scorer.score_type, c.normalize
+        )
         unit = {rep: u for u, rep in enumerate(reps)}
         rows = []
         for i, rep in enumerate(group):
             u = unit[rep]
+            if raw[u] is None:  # not among the best top_n the backend returned
+                continue
             meta: dict[str, Any] = {RAW_SCORE: raw[u], RERANKED_BY: scorer.name, RERANKED: True}
             meta.update(details[u])
             rows.append((i, scores[u], meta))
@@ -162,7 +180,10 @@ def _select(
     from rag_rerankers.base import sort_key
 
     members: dict[int, list[int]] = {}
+    listed = {row[0] for row in rows}
     for i, rep in enumerate(group):
+        if i not in listed:
+            continue
         if rep != i:
             members.setdefault(rep, []).append(i)
     kept = []
@@ -193,11 +214,36 @@ def _score_units(
     parts: list[tuple[str, str]],
     c: Controls,
     cache: ScoreCache | None,
-) -> Generator[ScoreRequest, Sequence[float], tuple[list[float], list[dict[str, Any]]]]:
-    """Raw score (windows pooled) and metadata of each unique document, with one scorer."""
+    top_n: int | None = None,
+) -> Generator[ScoreRequest, Any, tuple[list[float | None], list[dict[str, Any]]]]:
+    """Raw score (windows pooled) and metadata of each unique document, with one scorer.
+
+    A score is ``None`` when the backend was asked for the best ``top_n`` only and did not
+    return that document (it cannot be in the result).
+    """
+    if (
+        top_n is not None
+        and top_n < len(contents)
+        and scorer.supports_partial_scores
+        and cache is None
+        and not c.chunking
+        and c.normalize != "minmax"  # needs every score; the others are monotone
+    ):
+        texts = [p + doc + s for (p, s), doc in zip(parts, contents, strict=True)]
+        got = yield ScoreRequest(scorer, query, texts, top_n)
+        partial: list[float | None] = [None] * len(texts)
+        for index, score in got:
+            partial[index] = float(score)
+        if sum(s is not None for s in partial) < top_n:
+            from rag_rerankers.errors import InvalidInputError
+
+            raise InvalidInputError(
+                f"backend {scorer.backend!r} returned fewer than the {top_n} results asked for"
+            )
+        return partial, [{} for _ in contents]
     if not c.chunking:
         texts = [p + doc + s for (p, s), doc in zip(parts, contents, strict=True)]
-        raw = yield from _cached_scores(scorer, query, texts, cache)
+        raw: list[float | None] = list((yield from _cached_scores(scorer, query, texts, cache)))
         return raw, [{} for _ in contents]
 
     window = scorer.token_window()
@@ -227,13 +273,15 @@ def _score_units(
         for start, end in doc_spans
     ]
     flat = yield from _cached_scores(scorer, query, texts, cache)
-    raw, details, at = [], [], 0
+    pooled: list[float | None] = []
+    details: list[dict[str, Any]] = []
+    at = 0
     for doc_spans in spans:
         score, best = pool(flat[at : at + len(doc_spans)], c.pooling)
         at += len(doc_spans)
-        raw.append(score)
+        pooled.append(score)
         details.append({CHUNK_SPAN: doc_spans[best], CHUNKS: len(doc_spans)})
-    return raw, details
+    return pooled, details
 
 
 def _cached_scores(
