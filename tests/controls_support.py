@@ -112,3 +112,65 @@ def long_doc_candidates() -> list[str]:
         "Check the tyre pressure of your car before a long trip.",
         "Bicycle races such as the Tour de France last three weeks.",
     ]
+
+
+class TinyCrossEncoder(Reranker):
+    """A real cross-encoder architecture (BERT, 1 layer, random weights) with a 64-token window.
+
+    Test-only: it declares logits and reports its window (the query shares it), so the
+    normalization and the query-aware window budget can be checked on a real model.
+    """
+
+    backend: ClassVar[str] = "tiny-cross-encoder"
+    score_type: ClassVar[ScoreType] = ScoreType.LOGIT
+
+    def __init__(self, folder: str, max_length: int = 64) -> None:
+        super().__init__(model=folder)
+        from sentence_transformers import CrossEncoder
+
+        self.max_length = max_length
+        self._ce = CrossEncoder(folder, max_length=max_length, device="cpu")
+        self.calls: list[list[str]] = []
+
+    @staticmethod
+    def build(folder: str) -> str:
+        """Write a random-weight BERT cross-encoder with the packaged MiniLM tokenizer."""
+        import torch
+        from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+        from rag_rerankers.models import resolve_model
+
+        tokenizer = AutoTokenizer.from_pretrained(
+            resolve_model("sentence-transformers/all-MiniLM-L6-v2").location
+        )
+        config = BertConfig(
+            vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+            num_attention_heads=2, intermediate_size=64, max_position_embeddings=512, num_labels=1,
+        )
+        torch.manual_seed(0)
+        BertForSequenceClassification(config).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        return folder
+
+    def raw_logits(self, query: str, documents: Sequence[str]) -> list[float]:
+        import torch
+
+        return [
+            float(s)
+            for s in self._ce.predict(
+                [(query, d) for d in documents], activation_fn=torch.nn.Identity(),
+                show_progress_bar=False,
+            )
+        ]
+
+    def token_window(self):  # type: ignore[no-untyped-def]
+        from rag_rerankers.types import TokenWindow
+
+        return TokenWindow(
+            max_tokens=self.max_length, tokenizer=self._ce.tokenizer, pair_with_query=True,
+            reserved=3,
+        )
+
+    def _score(self, query: str, documents: Sequence[str]) -> list[float]:
+        self.calls.append(list(documents))
+        return self.raw_logits(query, documents)
