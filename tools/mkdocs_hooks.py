@@ -48,10 +48,27 @@ def _example(backend: dict[str, Any]) -> str:
     return f"{text}?{'&'.join(query)}"
 
 
-def render_config_reference(backends: list[dict[str, Any]] | None = None) -> str:
-    """The config-string reference page, as Markdown, from the registry."""
+def _option_row(o: dict[str, Any]) -> str:
+    choices = f" One of: {', '.join(f'`{c}`' for c in o['choices'])}." if o["choices"] else ""
+    env = ", ".join(f"`{e}`" for e in o["env"]) or "–"
+    return (
+        f"| `{o['name']}` | {o['type']} | {_value(o['default'])} | {env} | "
+        f"{_cell(o['help'])}{_cell(choices)} |"
+    )
+
+
+def render_config_reference(
+    backends: list[dict[str, Any]] | None = None, controls: frozenset[str] | None = None
+) -> str:
+    """The config-string reference page, as Markdown, from the registry.
+
+    ``controls``: names of the ranking controls every backend accepts; they get one table of
+    their own instead of a copy in every backend's table.
+    """
     if backends is None:
         backends = _import_registry().list_backends()
+    if controls is None:
+        controls = frozenset(getattr(_import_registry(), "CONTROL_OPTION_NAMES", frozenset()))
     out: list[str] = [
         "# Config-string reference",
         "",
@@ -128,14 +145,30 @@ def render_config_reference(backends: list[dict[str, Any]] | None = None) -> str
             "|---|---|---|---|---|",
         ]
         for o in b["options"]:
-            choices = f" One of: {', '.join(f'`{c}`' for c in o['choices'])}." if o["choices"] else ""
-            env = ", ".join(f"`{e}`" for e in o["env"]) or "–"
+            if o["name"] in controls:
+                continue
             for e in o["env"]:
                 env_rows.append((e, b["name"], o["name"]))
-            out.append(
-                f"| `{o['name']}` | {o['type']} | {_value(o['default'])} | {env} | "
-                f"{_cell(o['help'])}{_cell(choices)} |"
-            )
+            out.append(_option_row(o))
+        if controls:
+            out += ["", "Plus the [ranking controls](#ranking-controls)."]
+    control_rows = {}
+    for b in backends:
+        for o in b["options"]:
+            if o["name"] in controls:
+                control_rows.setdefault(o["name"], o)
+    if control_rows:
+        out += [
+            "",
+            "## Ranking controls {#ranking-controls}",
+            "",
+            "Every backend accepts these options too; they are applied by the core, the same way "
+            "for every backend and adapter. See the [ranking controls guide](../ranking-controls.md).",
+            "",
+            "| option | type | default | environment | description |",
+            "|---|---|---|---|---|",
+        ]
+        out += [_option_row(o) for o in control_rows.values()]
     out += ["", "## Environment variables", ""]
     out.append(
         "`RERANKER`: a config string read by `reranker_from_env()`. An option's environment "
