@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field, model_validator
+from llama_index.core.bridge.pydantic import Field
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
@@ -52,22 +52,19 @@ class RerankPostprocessor(BaseNodePostprocessor):
     keep_retrieval_score: bool = Field(default=False)
     metadata_mode: MetadataMode = Field(default=MetadataMode.EMBED)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _build_reranker(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        if "reranker" not in data:
+    def __init__(self, reranker: Any = None, **data: Any) -> None:
+        # Built here, not in a pydantic validator, so callers get our typed errors
+        # (ConfigError, MissingDependencyError, ...) rather than a ValidationError.
+        if reranker is None:
             raise ConfigError(
                 "RerankPostprocessor needs reranker=... (a config string, dict or Reranker)"
             )
-        data["reranker"] = init_reranker(data["reranker"])
-        if "top_n" not in data and data["reranker"].top_n is not None:
-            data["top_n"] = data["reranker"].top_n
+        built = init_reranker(reranker)
+        if "top_n" not in data and built.top_n is not None:
+            data["top_n"] = built.top_n
         if "top_n" in data:
             data["top_n"] = check_top_n(data["top_n"])
-        return data
+        super().__init__(reranker=built, **data)
 
     @classmethod
     def class_name(cls) -> str:

@@ -14,7 +14,7 @@ import importlib
 import importlib.util
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from rag_rerankers.config import format_value
