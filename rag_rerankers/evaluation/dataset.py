@@ -29,9 +29,6 @@ from rag_rerankers.errors import ConfigError, InvalidInputError
 
 logger = logging.getLogger("rag_rerankers.evaluation")
 
-SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "data" / "sample_corpus.json"
-
-
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One first-stage candidate: its document id and the text the reranker sees."""
@@ -83,18 +80,19 @@ class EvalDataset:
             info=dict(self.info, limit=n),
         )
 
+    def query_key(self, qid: str) -> str:
+        """A short hash of one query's text and candidate ids (in order): a resumed run reuses
+        a stored result only when this still matches."""
+        h = hashlib.sha1(self.queries[qid].encode())
+        for c in self.candidates.get(qid, []):
+            h.update(b"\x00" + c.docid.encode())
+        return h.hexdigest()[:16]
+
     def fingerprint(self) -> str:
-        """A short hash of query ids and candidate ids: results of a resumed run are only
-        reused when it matches (same queries, same candidates, same order)."""
+        """A short hash of every evaluated query's id and :meth:`query_key`."""
         h = hashlib.sha1()
         for q in self.evaluated_qids:
-            h.update(q.encode())
-            h.update(b"\x00")
-            h.update(self.queries[q].encode())
-            for c in self.candidates[q]:
-                h.update(b"\x01")
-                h.update(c.docid.encode())
-            h.update(b"\x02")
+            h.update(f"{q}\x00{self.query_key(q)}\x01".encode())
         return h.hexdigest()[:16]
 
     def stats(self) -> dict[str, Any]:
@@ -323,21 +321,22 @@ def _with_first_stage(
 
 
 def load_sample(*, first_stage: str = "bm25", depth: int = 20) -> EvalDataset:
-    """The bundled sample corpus (89 documents, 16 judged queries) with a computed first stage.
+    """The bundled sample corpus (:mod:`rag_rerankers.sample`: 89 passages, 16 judged queries)
+    with a computed first stage over it (passages as the demo indexes them: ``title. text``).
 
     Example:
         >>> ds = load_sample(depth=10)
         >>> len(ds.evaluated_qids), len(ds.candidates[ds.evaluated_qids[0]])
         (16, 10)
     """
-    with open(SAMPLE_CORPUS, encoding="utf-8") as f:
-        data = json.load(f)
-    corpus = {d["id"]: _doc_text(d.get("title"), d.get("text")) for d in data["documents"]}
-    queries = {q["id"]: q["text"] for q in data["queries"]}
-    qrels = {q["id"]: {d: int(g) for d, g in q["judgements"].items()} for q in data["queries"]}
+    from rag_rerankers.sample import load_sample as load_corpus
+
+    sample = load_corpus()
+    corpus = {d.id: d.content for d in sample.documents}
+    queries = {q.id: q.text for q in sample.queries}
     return _with_first_stage(
-        name="sample", queries=queries, corpus=corpus, qrels=qrels, run=None,
-        first_stage=first_stage, depth=depth, info={"source": "rag_rerankers/data/sample_corpus.json"},
+        name="sample", queries=queries, corpus=corpus, qrels=sample.qrels(), run=None,
+        first_stage=first_stage, depth=depth, info={"source": "rag_rerankers.sample"},
     )
 
 

@@ -4,7 +4,7 @@ Our ``bm25`` *reranker* builds an index per candidate list, which is right for r
 far too slow for retrieval over a corpus; here one bm25s index serves every query.
 
 Example:
-    >>> corpus = {"d1": "cats purr", "d2": "dogs bark", "d3": "cats and dogs"}
+    >>> corpus = {"d1": "cats purr", "d2": "dogs bark", "d3": "cats chase dogs and birds all day"}
     >>> retrieve("bm25", {"q": "cats"}, corpus, depth=2)["q"]
     ['d1', 'd3']
 """

@@ -1,8 +1,8 @@
 """Run one reranker over an :class:`EvalDataset`: rankings, metrics, latency and cost.
 
 Each query's result is appended to a JSONL file as soon as it is known, so an interrupted run
-resumes where it stopped (records are reused only for the same run label and the same
-dataset fingerprint). A query that raises is recorded with its error and the run goes on;
+resumes where it stopped (a record is reused only for the same run label, query id, query
+text and candidate ids: see :meth:`EvalDataset.query_key`). A query that raises is recorded with its error and the run goes on;
 it scores 0 on every metric (see :func:`rag_rerankers.evaluation.metrics.per_query`).
 
 Example:
@@ -33,7 +33,7 @@ from typing import Any
 from rag_rerankers.base import Reranker
 from rag_rerankers.evaluation.dataset import EvalDataset
 from rag_rerankers.evaluation.metrics import DEFAULT_METRICS, mean, parse_metrics, per_query
-from rag_rerankers.evaluation.pricing import estimate_cost, find_price
+from rag_rerankers.evaluation.pricing import PRICES, estimate_cost, find_price
 
 logger = logging.getLogger("rag_rerankers.evaluation")
 
@@ -49,7 +49,7 @@ class QueryRecord:
     """One query of one run, as written to the JSONL file."""
 
     run: str
-    dataset: str
+    key: str
     qid: str
     docids: list[str]
     latency_s: float | None
@@ -101,9 +101,9 @@ class ResultStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def load(self, run: str, dataset: str) -> dict[str, QueryRecord]:
-        """Records of ``run`` on ``dataset``; the last line for a query wins."""
-        out: dict[str, QueryRecord] = {}
+    def load(self, run: str) -> dict[tuple[str, str], QueryRecord]:
+        """Records of ``run`` by ``(query id, query key)``; the last line for each wins."""
+        out: dict[tuple[str, str], QueryRecord] = {}
         if not self.path.exists():
             return out
         with open(self.path, encoding="utf-8") as f:
@@ -112,9 +112,10 @@ class ResultStore:
                     continue
                 try:
                     data = json.loads(line)
-                    if data.get("run") == run and data.get("dataset") == dataset:
+                    if data.get("run") == run:
                         data.pop("time", None)
-                        out[data["qid"]] = QueryRecord(**data)
+                        rec = QueryRecord(**data)
+                        out[(rec.qid, rec.key)] = rec
                 except (json.JSONDecodeError, TypeError, KeyError):
                     # A line cut by an interruption: ignore it, the query is simply redone.
                     logger.warning("%s:%d is not a valid record; ignored", self.path, n)
@@ -124,9 +125,17 @@ class ResultStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = asdict(record)
         data["time"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        # After an interruption the file may end in a torn line: start on a fresh one.
+        torn = self.path.exists() and self.path.stat().st_size > 0 and _last_byte(self.path) != b"\n"
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(data) + "\n")
+            f.write(("\n" if torn else "") + json.dumps(data) + "\n")
             f.flush()
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(-1, 2)
+        return f.read(1)
 
 
 def spec_label(spec: SpecLike) -> str:
@@ -213,10 +222,11 @@ def evaluate(
         return first_stage_result(dataset, metrics, rel=rel)
     measures = parse_metrics(metrics, rel)
     run = label or spec_label(reranker)
-    fingerprint = dataset.fingerprint()
     store = ResultStore(results_path) if results_path is not None else None
-    records = store.load(run, fingerprint) if (store and resume) else {}
+    stored = store.load(run) if (store and resume) else {}
     qids = dataset.evaluated_qids
+    keys = {q: dataset.query_key(q) for q in qids}
+    records = {q: stored[(q, keys[q])] for q in qids if (q, keys[q]) in stored}
     todo = [q for q in qids if not (q in records and records[q].ok)]
 
     rr: Reranker | None = None
@@ -235,7 +245,8 @@ def evaluate(
     elif isinstance(reranker, Reranker):
         backend, model = reranker.backend, reranker.model
 
-    if rr is not None and warmup and _kind(rr.backend) != "api" and todo:
+    billed = rr is not None and (_kind(rr.backend) == "api" or rr.backend in PRICES)
+    if rr is not None and warmup and not billed and todo:
         first = dataset.candidates[todo[0]]
         # A failure here is recorded by the timed call that follows.
         with contextlib.suppress(Exception):
@@ -256,7 +267,7 @@ def evaluate(
                 ranked = rr.rank(query, texts, top_n=None)
                 elapsed = time.perf_counter() - start
                 rec = QueryRecord(
-                    run=run, dataset=fingerprint, qid=qid,
+                    run=run, key=keys[qid], qid=qid,
                     docids=[cands[item.index].docid for item in ranked],
                     latency_s=elapsed, n_docs=len(texts),
                     cost_usd=estimate_cost(rr.backend, rr.model, query, texts),
@@ -264,7 +275,7 @@ def evaluate(
             except Exception as exc:  # one failing query must not stop the run
                 logger.warning("query %s failed for %s: %s", qid, run, exc)
                 rec = QueryRecord(
-                    run=run, dataset=fingerprint, qid=qid, docids=[], latency_s=None,
+                    run=run, key=keys[qid], qid=qid, docids=[], latency_s=None,
                     n_docs=len(texts), error=f"{type(exc).__name__}: {exc}",
                 )
             records[qid] = rec
