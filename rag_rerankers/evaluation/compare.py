@@ -14,6 +14,7 @@ import csv
 import json
 import logging
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,10 +99,14 @@ def paired_test(
         "p_value": None, "wilcoxon_p": None,
     }
     if len(qids) >= 2 and any(d != 0 for d in diffs):
-        t = stats.ttest_rel(a, b)
-        out["p_value"] = None if math.isnan(t.pvalue) else float(t.pvalue)
-        with contextlib.suppress(ValueError):
-            out["wilcoxon_p"] = float(stats.wilcoxon(a, b).pvalue)
+        # Constant differences (tiny or synthetic data) make scipy warn about precision; the
+        # p-value it returns (0: a consistent shift) is still the right reading.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            t = stats.ttest_rel(a, b)
+            out["p_value"] = None if math.isnan(t.pvalue) else float(t.pvalue)
+            with contextlib.suppress(ValueError):
+                out["wilcoxon_p"] = float(stats.wilcoxon(a, b).pvalue)
     elif len(qids) >= 2:
         out["p_value"] = 1.0  # identical per-query values: no difference at all
     return out
