@@ -34,7 +34,8 @@ def test_compare_writes_table_json_csv_plots_and_jsonl(tmp_path: Path) -> None:
     assert data["baseline"] == "first-stage (given order)"
     assert data["results"][1]["per_query"]["q0"]["MRR@10"] == 1.0
     assert data["dataset"]["queries"] == 8
-    rows = list(csv.DictReader(open(tmp_path / "compare.csv")))
+    with open(tmp_path / "compare.csv") as f:
+        rows = list(csv.DictReader(f))
     assert [r["run"] for r in rows] == labels and float(rows[1]["MRR@10"]) == 1.0
     for name in ("quality_vs_latency.png", "metrics.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
