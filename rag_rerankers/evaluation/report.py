@@ -95,6 +95,7 @@ def plot_quality_latency(cmp: Comparison, path: str | Path, metric: str = "nDCG@
         ax.annotate(r.label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
         ax.set_xscale("log")
+    ax.margins(x=0.25, y=0.1)  # room for the labels of the outermost points
     ax.set_xlabel("median latency per query (ms)")
     ax.set_ylabel(metric)
     ax.set_title(f"{cmp.dataset['name']}: {metric} vs latency")
