@@ -77,3 +77,16 @@ def test_paired_test_identical_runs_and_failed_queries() -> None:
     res = failing.results[1]
     assert res.n_failed == 2 and res.metrics["nDCG@10"] == pytest.approx(ok * 4 / 6)
     assert failing.rows()[1]["failed"] == 2
+
+
+def test_api_keys_never_reach_labels_or_files(tmp_path: Path) -> None:
+    from rag_rerankers.evaluation.runner import spec_label
+
+    assert spec_label("cohere:rerank-v3.5?api_key=sk-secret&top_n=5") == (
+        "cohere:rerank-v3.5?api_key=***&top_n=5")
+    assert spec_label({"backend": "voyage", "api_key": "sk-secret"}) == "voyage?api_key=***"
+    cmp = compare(["nope?api_key=sk-secret", KeywordReranker()], tiny_dataset(2), METRICS,
+                  out_dir=tmp_path, progress=False, plots=False)
+    assert list(cmp.errors) == ["nope?api_key=***"]
+    for path in tmp_path.iterdir():
+        assert "sk-secret" not in path.read_text()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -138,15 +139,35 @@ def _last_byte(path: Path) -> bytes:
         return f.read(1)
 
 
+_SECRET_VALUE = re.compile(r"(?i)([?&][a-z_]*(?:key|token|secret|password)[a-z_]*=)[^&]*")
+
+
 def spec_label(spec: SpecLike) -> str:
-    """A stable, secret-free label for a spec (the text users wrote, or ``backend:model``)."""
+    """A stable, secret-free label for a spec: the text the user wrote (or ``backend:model``),
+    with the values of secret options (API keys) replaced by ``***``.
+
+    Example:
+        >>> spec_label("cohere:rerank-v3.5?api_key=sk-123&top_n=5")
+        'cohere:rerank-v3.5?api_key=***&top_n=5'
+    """
     if isinstance(spec, Reranker):
         return spec.name
-    if isinstance(spec, Mapping):
-        from rag_rerankers.config import format_spec, spec_from_mapping
+    from rag_rerankers.config import Spec, format_spec
+    from rag_rerankers.factory import to_spec
+    from rag_rerankers.registry import get_backend
 
-        return format_spec(spec_from_mapping(spec))
-    return spec.strip()
+    text = spec.strip() if isinstance(spec, str) else None
+    try:
+        parsed = to_spec(spec)
+        info, _ = get_backend(parsed.backend)
+        secret = {o.name for o in info.all_options() if o.secret}
+        if text is None or secret & set(parsed.options):
+            options = {k: ("***" if k in secret else v) for k, v in parsed.options.items()}
+            text = format_spec(Spec(parsed.backend, parsed.model, options))
+    except Exception:  # unknown backend or malformed: still never show a secret
+        if text is None:
+            text = f"{dict(spec).get('backend', '?')}?{'&'.join(f'{k}=' for k in dict(spec))}"
+    return _SECRET_VALUE.sub(r"\1***", text)
 
 
 def is_first_stage(spec: SpecLike) -> bool:
