@@ -19,6 +19,12 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"
+
+
 def _cost(value: float | None) -> str:
     return "-" if value is None else f"${value:.4f}"
 
@@ -41,7 +47,7 @@ def comparison_table(cmp: Comparison) -> Any:
         table.add_row(
             row["run"],
             *(_fmt(row[m]) for m in cmp.metrics),
-            _fmt(row["p_value"], 3) if row["run"] != cmp.baseline.label else "baseline",
+            _p(row["p_value"]) if row["run"] != cmp.baseline.label else "baseline",
             _fmt(row["p50_ms"], 1),
             _fmt(row["p95_ms"], 1),
             _fmt(row["docs_per_s"], 1),
