@@ -33,6 +33,16 @@ def kernel_env() -> dict[str, str]:
     # The kernel imports the checkout's packages whether or not the project is installed.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="module://matplotlib_inline.backend_inline")
+    # The "choosing a reranker" notebook also runs on TREC DL19 when the data is here
+    # (../shared/data/trec-dl19 next to the checkout, or next to the main checkout of a worktree).
+    if "RAG_RERANKERS_TREC_DL19" not in env:
+        try:
+            from tests.eval_support import trec_dl19_dir
+        except ImportError:  # pragma: no cover - a checkout without the evaluation tests
+            trec_dl19_dir = None
+        found = trec_dl19_dir() if trec_dl19_dir else None
+        if found is not None:
+            env["RAG_RERANKERS_TREC_DL19"] = str(found)
     return env
 
 
@@ -54,7 +64,12 @@ def execute(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
 
 def test_there_are_notebooks() -> None:
     names = {p.name for p in NOTEBOOKS}
-    assert {"01_langchain_quickstart.ipynb", "02_llamaindex_quickstart.ipynb"} <= names
+    assert {
+        "01_langchain_quickstart.ipynb",
+        "02_llamaindex_quickstart.ipynb",
+        "03_choosing_a_reranker.ipynb",
+        "04_api_providers.ipynb",
+    } <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
