@@ -228,6 +228,21 @@ _BUILTIN: tuple[BackendInfo, ...] = (
         ),
         requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
     ),
+    BackendInfo(
+        name="flashrank",
+        target="rag_rerankers.backends.flashrank:FlashRankReranker",
+        kind="local",
+        extra="flashrank",
+        description="FlashRank: small ONNX cross-encoders on ONNX Runtime (CPU), no torch needed.",
+        score_type="probability",
+        default_model="ms-marco-TinyBERT-L-2-v2",
+        options=_LOCAL_OPTIONS
+        + (
+            Option("max_length", "int", 512, "Max tokens of query + document (longer ones are truncated, with a warning).", nullable=False),
+            Option("cache_dir", "str", None, "Folder holding <model>/ (FlashRank's default: /tmp)."),
+        ),
+        requires=(("flashrank", "flashrank"), ("onnxruntime", "onnxruntime")),
+    ),
 )
 
 _lock = threading.Lock()

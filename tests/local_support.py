@@ -150,3 +150,42 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "xlmr": build_xlmr_cross_encoder,
     "xlmr2": lambda f: build_xlmr_cross_encoder(f, num_labels=2, seed=1),
 }
+
+
+FLASHRANK_NAME = "ms-marco-TinyBERT-L-2-v2"
+
+
+def build_flashrank_cache(cache_dir: Path, model_name: str = FLASHRANK_NAME) -> Path:
+    """A flashrank cache folder: ``cache_dir/model_name/`` with the ONNX file flashrank expects.
+
+    Layout (what ``flashrank.Ranker`` reads without downloading): the ONNX file named in
+    ``flashrank.Config.model_file_map``, ``config.json`` (``pad_token_id``), ``tokenizer.json``,
+    ``tokenizer_config.json`` (``model_max_length``, ``pad_token``), ``special_tokens_map.json``.
+    """
+    import json
+
+    from flashrank.Config import model_file_map
+    from transformers import AutoModelForSequenceClassification
+
+    from rag_rerankers.backends.cross_encoder import export_onnx
+
+    src = cache_dir / "_torch"
+    build_bert_cross_encoder(src, seed=3)
+    folder = cache_dir / model_name
+    folder.mkdir(parents=True, exist_ok=True)
+    model = AutoModelForSequenceClassification.from_pretrained(src).eval()
+    export_onnx(
+        model, ("input_ids", "attention_mask", "token_type_ids"), str(folder / model_file_map[model_name])
+    )
+    for name in ("config.json", "tokenizer.json", "special_tokens_map.json", "vocab.txt"):
+        shutil.copy(src / name, folder / name)
+    tok_config = json.loads((src / "tokenizer_config.json").read_text())
+    tok_config["model_max_length"] = 512
+    tok_config.setdefault("pad_token", "[PAD]")
+    (folder / "tokenizer_config.json").write_text(json.dumps(tok_config))
+    config = json.loads((folder / "config.json").read_text())
+    assert "pad_token_id" in config
+    return cache_dir
+
+
+BUILDERS["flashrank"] = build_flashrank_cache

@@ -84,11 +84,49 @@ def _torch_runner(model: Any, device: Any) -> Callable[[dict[str, Any]], Any]:
     return run
 
 
+def export_onnx(model: Any, input_names: Sequence[str], path: str) -> None:
+    """Export a ``...ForSequenceClassification`` model to ONNX with one output, ``logits``.
+
+    Batch and sequence axes are dynamic. The model is copied, so ``model`` is left as it was.
+    """
+    import copy
+
+    import torch
+
+    export_model = copy.deepcopy(model).float().cpu().eval()
+    # The TorchScript exporter traces eager attention reliably (SDPA masks do not trace).
+    export_model.config._attn_implementation = "eager"
+    names = tuple(input_names)
+
+    class _Logits(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args: Any) -> Any:
+            return self.inner(**dict(zip(names, args, strict=True))).logits
+
+    example = tuple(torch.ones(2, 8, dtype=torch.long) for _ in names)
+    dynamic = {name: {0: "batch", 1: "sequence"} for name in names}
+    dynamic["logits"] = {0: "batch"}
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Logits(export_model),
+            example,
+            path,
+            input_names=list(names),
+            output_names=["logits"],
+            dynamic_axes=dynamic,
+            opset_version=17,
+            dynamo=False,
+        )
+
+
 def _onnx_runner(
     model: Any, input_names: tuple[str, ...], quantize: str | None, keep: list[Any]
 ) -> Callable[[dict[str, Any]], Any]:
     """Export ``model`` to ONNX (once per process) and return an ONNX Runtime runner."""
-    import copy
     import os
 
     import torch
@@ -103,33 +141,7 @@ def _onnx_runner(
     folder = tempfile.TemporaryDirectory(prefix="rag-rerankers-onnx-")
     keep.append(folder)
     path = os.path.join(folder.name, "model.onnx")
-    export_model = copy.deepcopy(model).float().cpu().eval()
-    # The TorchScript exporter traces eager attention reliably (SDPA masks do not trace).
-    export_model.config._attn_implementation = "eager"
-    example = {name: torch.ones(2, 8, dtype=torch.long) for name in input_names}
-
-    class _Logits(torch.nn.Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, *args: Any) -> Any:
-            return self.inner(**dict(zip(input_names, args, strict=True))).logits
-
-    dynamic = {name: {0: "batch", 1: "sequence"} for name in input_names}
-    dynamic["logits"] = {0: "batch"}
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _Logits(export_model),
-            tuple(example[name] for name in input_names),
-            path,
-            input_names=list(input_names),
-            output_names=["logits"],
-            dynamic_axes=dynamic,
-            opset_version=17,
-            dynamo=False,
-        )
+    export_onnx(model, input_names, path)
     if quantize == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
