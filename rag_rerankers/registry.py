@@ -243,6 +243,24 @@ _BUILTIN: tuple[BackendInfo, ...] = (
         ),
         requires=(("flashrank", "flashrank"), ("onnxruntime", "onnxruntime")),
     ),
+    BackendInfo(
+        name="mxbai",
+        target="rag_rerankers.backends.mxbai:MxbaiReranker",
+        kind="local",
+        extra="mxbai",
+        description="mxbai-rerank-v2: a Qwen2 causal LM scoring relevance as the '1' vs '0' logit.",
+        score_type="logit",
+        default_model="mixedbread-ai/mxbai-rerank-base-v2",
+        aliases=(Alias("mxbai-rerank"),),
+        options=_LOCAL_OPTIONS
+        + (
+            Option("max_length", "int", 8192, "Max tokens of query + document (capped by the model; longer ones are truncated, with a warning).", nullable=False),
+            Option("dtype", "str", None, "Weights dtype (default: the checkpoint's).",
+                   choices=("float32", "float16", "bfloat16")),
+            Option("instruction", "str", None, "Optional task instruction put before the query."),
+        ),
+        requires=(("transformers", "transformers"), ("torch", "torch")),
+    ),
 )
 
 _lock = threading.Lock()

