@@ -261,6 +261,21 @@ _BUILTIN: tuple[BackendInfo, ...] = (
         ),
         requires=(("transformers", "transformers"), ("torch", "torch")),
     ),
+    BackendInfo(
+        name="colbert",
+        target="rag_rerankers.backends.colbert:ColBERTReranker",
+        kind="local",
+        extra="colbert",
+        description="ColBERTv2 late interaction (MaxSim) via sentence-transformers' MultiVectorEncoder.",
+        score_type="unbounded",
+        default_model="colbert-ir/colbertv2.0",
+        aliases=(Alias("late-interaction"),),
+        options=_LOCAL_OPTIONS
+        + (
+            Option("max_length", "int", None, "Max document tokens (default: the checkpoint's doc_maxlen; longer ones are truncated, with a warning)."),
+        ),
+        requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
+    ),
 )
 
 _lock = threading.Lock()

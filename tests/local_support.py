@@ -244,3 +244,44 @@ def build_mxbai_v2(folder: Path, *, seed: int = 0) -> Path:
 
 
 BUILDERS["mxbai"] = build_mxbai_v2
+
+
+COLBERT_METADATA = {
+    "query_token_id": "[unused0]",
+    "doc_token_id": "[unused1]",
+    "query_maxlen": 32,
+    "doc_maxlen": 180,
+    "dim": 24,
+    "mask_punctuation": True,
+    "attend_to_mask_tokens": False,
+    "similarity": "cosine",
+}
+
+
+def build_colbert(folder: Path, *, seed: int = 0, **metadata: object) -> Path:
+    """A tiny Stanford-NLP ColBERTv2 checkpoint: ``HF_ColBERT`` config, BERT weights under
+    ``bert.``, the projection as ``linear.weight`` at the root, and ``artifact.metadata``."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+    from transformers import BertConfig, BertModel
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=30522, max_position_embeddings=512, **TINY)
+    bert = BertModel(config, add_pooling_layer=False).eval()
+    meta = {**COLBERT_METADATA, **metadata}
+    linear = torch.randn(int(meta["dim"]), config.hidden_size) * 0.3
+    state = {f"bert.{k}": v.contiguous() for k, v in bert.state_dict().items()}
+    state["linear.weight"] = linear
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    config.architectures = ["HF_ColBERT"]
+    config.save_pretrained(folder)
+    (folder / "artifact.metadata").write_text(json.dumps(meta))
+    copy_bert_tokenizer(folder)
+    return folder
+
+
+BUILDERS["colbert"] = build_colbert
+BUILDERS["colbert-short"] = lambda f: build_colbert(f, seed=1, doc_maxlen=16, query_maxlen=8)

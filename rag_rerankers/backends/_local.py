@@ -47,9 +47,10 @@ class TruncationWarner:
         False
     """
 
-    def __init__(self, name: str, max_length: int) -> None:
+    def __init__(self, name: str, max_length: int, scope: str = "query + document") -> None:
         self.name = name
         self.max_length = max_length
+        self.scope = scope
         self._warned = False
         self._lock = threading.Lock()
 
@@ -61,13 +62,14 @@ class TruncationWarner:
                 return False
             self._warned = True
         logger.warning(
-            "%s: %d of %d documents were truncated to max_length=%d tokens (query + document); "
+            "%s: %d of %d documents were truncated to max_length=%d tokens (%s); "
             "raise max_length or split long documents to score their full text. "
             "This warning is shown once per reranker.",
             self.name,
             cut,
             total,
             self.max_length,
+            self.scope,
         )
         return True
 
