@@ -16,7 +16,8 @@ Opt-in fast CPU paths, from the config string:
 
 - ``?quantize=int8``: dynamic int8 quantization of the linear layers (``torch.ao``);
 - ``?engine=onnx``: export to ONNX once per process and run with ONNX Runtime;
-- ``?engine=onnx&quantize=int8``: ONNX Runtime with dynamically quantized int8 weights.
+- ``?engine=onnx&quantize=int8``: ONNX Runtime with dynamically quantized int8 weights;
+- ``?dtype=bfloat16``: bfloat16 weights (fast on CPUs with AVX512-BF16 or AMX).
 
 Example:
     >>> from rag_rerankers.registry import get_backend
@@ -71,6 +72,13 @@ def _load_st_cross_encoder(
         )
     except (OSError, ValueError, RuntimeError) as exc:
         raise load_error(source, offline, exc) from exc
+
+
+def _st_max_length(ce: Any) -> int | None:
+    # sentence-transformers 6 renamed ``max_length`` to ``max_seq_length`` (the old name warns).
+    if "max_seq_length" in dir(type(ce)):
+        return ce.max_seq_length
+    return getattr(ce, "max_length", None)
 
 
 def _torch_runner(model: Any, device: Any) -> Callable[[dict[str, Any]], Any]:
@@ -215,7 +223,7 @@ def load_cross_encoder(
             tokenizer=tokenizer,
             run=run,
             num_labels=num_labels,
-            max_length=int(ce.max_seq_length or tokenizer.model_max_length),
+            max_length=int(_st_max_length(ce) or tokenizer.model_max_length),
             input_names=input_names,
             pad_token_id=int(pad if pad is not None else 0),
             engine=engine if quantize is None else f"{engine}+{quantize}",
