@@ -21,11 +21,10 @@ from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 
-from rag_rerankers.base import UNSET, Reranker, _Unset, check_top_n
-from rag_rerankers.errors import ConfigError
-from rag_rerankers.factory import init_reranker
+from rag_rerankers.base import UNSET, Reranker, _Unset
+from rag_rerankers.factory import adapter_fields, init_reranker
 from rag_rerankers.types import RankedItem
 
 SCORE_KEY = "relevance_score"
@@ -45,20 +44,8 @@ class RerankCompressor(BaseDocumentCompressor):
     reranker: Reranker = Field(description="The backend: config string, dict or Reranker.")
     top_n: int | None = Field(default=3, description="Documents to keep; None keeps all.")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _build_reranker(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        if "reranker" not in data:
-            raise ConfigError("RerankCompressor needs reranker=... (a config string, dict or Reranker)")
-        data["reranker"] = init_reranker(data["reranker"])
-        if "top_n" not in data and data["reranker"].top_n is not None:
-            data["top_n"] = data["reranker"].top_n
-        if "top_n" in data:
-            data["top_n"] = check_top_n(data["top_n"])
-        return data
+    def __init__(self, reranker: Any = None, **data: Any) -> None:
+        super().__init__(**adapter_fields("RerankCompressor", reranker, data))
 
     def compress_documents(
         self,

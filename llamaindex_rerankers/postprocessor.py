@@ -18,15 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field, model_validator
+from llama_index.core.bridge.pydantic import Field
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from rag_rerankers.base import UNSET, Reranker, _Unset, check_top_n
-from rag_rerankers.errors import ConfigError, InvalidInputError
-from rag_rerankers.factory import init_reranker
+from rag_rerankers.base import UNSET, Reranker, _Unset
+from rag_rerankers.errors import InvalidInputError
+from rag_rerankers.factory import adapter_fields, init_reranker
 from rag_rerankers.types import RankedItem
 
 dispatcher = get_dispatcher(__name__)
@@ -52,22 +52,8 @@ class RerankPostprocessor(BaseNodePostprocessor):
     keep_retrieval_score: bool = Field(default=False)
     metadata_mode: MetadataMode = Field(default=MetadataMode.EMBED)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _build_reranker(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        if "reranker" not in data:
-            raise ConfigError(
-                "RerankPostprocessor needs reranker=... (a config string, dict or Reranker)"
-            )
-        data["reranker"] = init_reranker(data["reranker"])
-        if "top_n" not in data and data["reranker"].top_n is not None:
-            data["top_n"] = data["reranker"].top_n
-        if "top_n" in data:
-            data["top_n"] = check_top_n(data["top_n"])
-        return data
+    def __init__(self, reranker: Any = None, **data: Any) -> None:
+        super().__init__(**adapter_fields("RerankPostprocessor", reranker, data))
 
     @classmethod
     def class_name(cls) -> str:

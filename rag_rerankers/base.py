@@ -81,10 +81,11 @@ def check_documents(documents: object) -> list[str]:
     return docs
 
 
-def sort_key(index_and_score: tuple[int, float]) -> tuple[float, int]:
-    """Order by score descending, ties in input order, NaN last."""
+def sort_key(index_and_score: tuple[int, float]) -> tuple[bool, float, int]:
+    """Order by score descending, ties in input order, NaN after everything (even -inf)."""
     index, score = index_and_score
-    return (math.inf if math.isnan(score) else -score, index)
+    nan = math.isnan(score)
+    return (nan, 0.0 if nan else -score, index)
 
 
 class Reranker(ABC):
@@ -201,7 +202,7 @@ class Reranker(ABC):
             await asyncio.gather(*(one(q, d) for q, d in zip(queries, documents, strict=True)))
         )
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, deliberately not abstract
         """Release clients or models held by this reranker (a no-op by default)."""
 
     def __repr__(self) -> str:

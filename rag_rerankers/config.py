@@ -133,7 +133,7 @@ def format_spec(spec: Spec) -> str:
         text += f":{spec.model}"
     if spec.options:
         text += "?" + "&".join(
-            f"{key}={quote(format_value(value), safe='/:,.-_~+')}"
+            f"{key}={quote(format_value(value), safe='/:,.-_~')}"
             for key, value in spec.options.items()
         )
     return text

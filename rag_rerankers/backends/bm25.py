@@ -45,14 +45,15 @@ class BM25Reranker(Reranker):
         corpus_tokens = bm25s.tokenize(
             list(documents), stopwords=self.stopwords, show_progress=False
         )
-        retriever = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
-        retriever.index(corpus_tokens, show_progress=False)
         query_tokens = bm25s.tokenize(
             query, stopwords=self.stopwords, show_progress=False, return_ids=False
         )[0]
-        # Terms absent from the candidates carry no signal: bm25s rejects unknown tokens.
+        # Terms absent from the candidates carry no signal (and bm25s rejects unknown tokens);
+        # candidates with no indexable term at all (empty, only stopwords or symbols) score 0.
         vocab = corpus_tokens.vocab
-        known = [t for t in query_tokens if t in vocab]
+        known = [t for t in query_tokens if t and t in vocab]
         if not known:
             return [0.0] * len(documents)
+        retriever = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
+        retriever.index(corpus_tokens, show_progress=False)
         return [float(s) for s in retriever.get_scores(known)]

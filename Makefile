@@ -1,0 +1,31 @@
+# Two entry points that work on a fresh machine: `make demo` and `make test`.
+# Each creates .venv from nothing and installs the project with everything it needs.
+# constraints/dev.txt pins torch to the CPU build (dev and CI only; the package itself does not pin it).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints/dev.txt
+
+.PHONY: setup demo test lint docs clean
+
+$(VENV)/.installed: pyproject.toml constraints/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(VENV)/bin/rag-rerankers demo
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(PY) -m ruff check rag_rerankers langchain_rerankers llamaindex_rerankers tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis site
