@@ -108,9 +108,10 @@ def build_model(name: str, folder: Path) -> Path:
     return folder
 
 
-def load_queries(n: int) -> list[tuple[str, list[str]]]:
+def load_queries(n: int, docs: int = 100) -> list[tuple[str, list[str]]]:
+    """The first ``n`` DL19 queries, each with its BM25 top-``docs`` passages."""
     data = json.loads(DATA.read_text())
-    return [(q["query"], [h["content"] for h in q["hits"]]) for q in data[:n]]
+    return [(q["query"], [h["content"] for h in q["hits"][:docs]]) for q in data[:n]]
 
 
 # ------------------------------------------------------------------ systems
@@ -225,7 +226,7 @@ def bench_model(name: str, folder: Path, queries: list[tuple[str, list[str]]], r
     med = {k: statistics.median(v) for k, v in rates.items()}
     ours, lc = med["ours (fp32)"], med["LangChain CrossEncoderReranker"]
     n_docs = sum(len(d) for _, d in queries)
-    print(f"\n## {name} (random weights, init std {INIT}), {len(queries)} queries x 100 docs = {n_docs} pairs, "
+    print(f"\n## {name} (random weights, init std {INIT}), {len(queries)} queries, {n_docs} pairs, "
           f"median of {repeats}, torch threads={__import__('torch').get_num_threads()}")
     print("| system | docs/s | vs ours fp32 | vs LangChain | same ranking as LangChain | Kendall tau vs ours fp32 |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -264,6 +265,7 @@ def main() -> None:
     parser.add_argument("--bge-queries", type=int, default=1, help="DL19 queries for bge-reranker-base")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--bge-repeats", type=int, default=1)
+    parser.add_argument("--bge-docs", type=int, default=100, help="candidates per query for bge")
     parser.add_argument("--models", default="ms-marco-MiniLM-L-6-v2,bge-reranker-base")
     parser.add_argument("--memory-child", nargs=2, metavar=("FOLDER", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -283,7 +285,8 @@ def main() -> None:
             folder = build_model(name, tmp / name)
             minilm = "MiniLM" in name
             n = args.queries if minilm else args.bge_queries
-            bench_model(name, folder, load_queries(n), args.repeats if minilm else args.bge_repeats)
+            queries = load_queries(n) if minilm else load_queries(n, args.bge_docs)
+            bench_model(name, folder, queries, args.repeats if minilm else args.bge_repeats)
             if "MiniLM" in name:
                 bench_memory(folder)
     finally:
