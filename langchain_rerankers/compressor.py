@@ -57,7 +57,9 @@ class RerankCompressor(BaseDocumentCompressor):
         docs = list(documents)
         if not docs:
             return []
-        items = self.reranker.rank(query, _texts(docs), top_n=self.top_n)
+        items = self.reranker.rank(
+            query, _texts(docs), top_n=self.top_n, metadata=_metadata(docs)
+        )
         return _to_documents(docs, items)
 
     async def acompress_documents(
@@ -70,13 +72,20 @@ class RerankCompressor(BaseDocumentCompressor):
         docs = list(documents)
         if not docs:
             return []
-        items = await self.reranker.arank(query, _texts(docs), top_n=self.top_n)
+        items = await self.reranker.arank(
+            query, _texts(docs), top_n=self.top_n, metadata=_metadata(docs)
+        )
         return _to_documents(docs, items)
 
 
 def _texts(docs: list[Document]) -> list[str]:
     # page_content may be missing on objects built with model_construct; the core names the index.
     return [getattr(doc, "page_content", None) for doc in docs]  # type: ignore[misc]
+
+
+def _metadata(docs: list[Document]) -> list[Any]:
+    # Read by the reranker's rank_fields control; never modified.
+    return [getattr(doc, "metadata", None) for doc in docs]
 
 
 def _to_documents(docs: list[Document], items: list[RankedItem]) -> list[Document]:

@@ -66,7 +66,9 @@ class RerankPostprocessor(BaseNodePostprocessor):
         if not nodes:
             return []
         self._start(nodes, query_bundle)
-        items = self.reranker.rank(query, self._texts(nodes), top_n=self.top_n)
+        items = self.reranker.rank(
+            query, self._texts(nodes), top_n=self.top_n, metadata=_metadata(nodes)
+        )
         return self._finish(nodes, items)
 
     async def _apostprocess_nodes(
@@ -76,7 +78,9 @@ class RerankPostprocessor(BaseNodePostprocessor):
         if not nodes:
             return []
         self._start(nodes, query_bundle)
-        items = await self.reranker.arank(query, self._texts(nodes), top_n=self.top_n)
+        items = await self.reranker.arank(
+            query, self._texts(nodes), top_n=self.top_n, metadata=_metadata(nodes)
+        )
         return self._finish(nodes, items)
 
     # ------------------------------------------------------------------ conversion only
@@ -131,6 +135,11 @@ class RerankPostprocessor(BaseNodePostprocessor):
             out.append(NodeWithScore(node=node, score=float(item.score)))
         dispatcher.event(ReRankEndEvent(nodes=out))
         return out
+
+
+def _metadata(nodes: list[NodeWithScore]) -> list[Any]:
+    # Read by the reranker's rank_fields control (after _texts checked the node types).
+    return [nws.node.metadata for nws in nodes]
 
 
 def _union(existing: list[str], extra: list[str]) -> list[str]:

@@ -88,6 +88,11 @@ def parse_spec(spec: str) -> Spec:
             "empty config string: write backend[:model][?key=value], e.g. 'bm25' or "
             "'cohere:rerank-v3.5?top_n=5'"
         )
+    if "|" in text:
+        raise ConfigError(
+            f"{spec!r} is a fallback chain ('a | b'): build it with init_reranker, which "
+            "splits it; parse_spec reads one reranker"
+        )
     head, sep, query = text.partition("?")
     backend, colon, model = head.partition(":")
     backend = backend.strip().lower()
