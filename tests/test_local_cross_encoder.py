@@ -303,3 +303,14 @@ def test_model_cache_keys_include_the_fast_path() -> None:
     folder = tiny_model("bert")
     init_reranker(f"cross-encoder:{folder}")
     assert any(k[0] == "cross-encoder" and k[-2:] == ("torch", None) for k in MODEL_CACHE.keys())  # noqa: SIM118
+
+
+def test_token_window_for_long_docs() -> None:
+    folder = tiny_model("bert")
+    rr = init_reranker(f"cross-encoder:{folder}?max_length=32")
+    window = rr.token_window()
+    assert window.max_tokens == 32 and window.pair_with_query and window.reserved == 3
+    assert window.lock is rr._loaded.lock
+    chunked = init_reranker(f"cross-encoder:{folder}?max_length=32&long_docs=chunk")
+    items = chunked.rank(QUERY, DOCS)
+    assert sorted(i.index for i in items) == list(range(len(DOCS)))

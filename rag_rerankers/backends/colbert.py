@@ -86,6 +86,18 @@ class ColBERTReranker(Reranker):
         self.max_length = int(max_length or default)
         self._truncation = TruncationWarner(self.name, self.max_length, scope="document")
 
+    def token_window(self) -> Any:
+        """Documents are encoded alone, in ``max_length`` tokens (marker and [CLS]/[SEP] included)."""
+        from rag_rerankers.types import TokenWindow
+
+        return TokenWindow(
+            max_tokens=self.max_length,
+            tokenizer=self._loaded.model.tokenizer,
+            pair_with_query=False,
+            reserved=3,
+            lock=self._loaded.lock,
+        )
+
     def _count_cut(self, documents: Sequence[str]) -> int:
         encoder = self._loaded.model
         prefix = encoder.prompts.get("document", "")

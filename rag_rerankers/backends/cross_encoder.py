@@ -328,6 +328,19 @@ class CrossEncoderReranker(Reranker):
         self.max_length = max_length or runtime.max_length
         self._truncation = TruncationWarner(self.name, self.max_length)
 
+    def token_window(self) -> Any:
+        """The model's window, shared by query and document (for ``long_docs``)."""
+        from rag_rerankers.types import TokenWindow
+
+        tokenizer = self._loaded.model.tokenizer
+        return TokenWindow(
+            max_tokens=self.max_length,
+            tokenizer=tokenizer,
+            pair_with_query=True,
+            reserved=int(tokenizer.num_special_tokens_to_add(pair=True)),
+            lock=self._loaded.lock,
+        )
+
     @property
     def num_labels(self) -> int:
         """1 or 2: the size of the model's classification head."""
