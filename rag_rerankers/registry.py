@@ -315,7 +315,7 @@ _BUILTIN: tuple[BackendInfo, ...] = (
         options=_LOCAL_OPTIONS
         + (
             Option("max_length", "int", 512, "Max tokens of query + document (longer ones are truncated, with a warning).", nullable=False),
-            Option("cache_dir", "str", None, "Folder holding <model>/ (FlashRank's default: /tmp)."),
+            Option("model_cache_dir", "str", None, "FlashRank's cache_dir: the folder holding <model>/ (default: /tmp)."),
         ),
         requires=(("flashrank", "flashrank"), ("onnxruntime", "onnxruntime")),
     ),
