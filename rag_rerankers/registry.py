@@ -179,7 +179,7 @@ CONTROL_OPTIONS: tuple[Option, ...] = (
            choices=("memory", "disk", "none")),
     Option("cache_size", "int", 10_000, "Most cache entries (disk: about 1 KiB each).",
            nullable=False),
-    Option("cache_dir", "str", None,
+    Option("cache_path", "str", None,
            "Folder of the disk cache (default $RAG_RERANKERS_CACHE_DIR or "
            "~/.cache/rag-rerankers/scores)."),
     Option("long_docs", "str", "truncate",
@@ -315,7 +315,7 @@ _BUILTIN: tuple[BackendInfo, ...] = (
         options=_LOCAL_OPTIONS
         + (
             Option("max_length", "int", 512, "Max tokens of query + document (longer ones are truncated, with a warning).", nullable=False),
-            Option("model_cache_dir", "str", None, "FlashRank's cache_dir: the folder holding <model>/ (default: /tmp)."),
+            Option("cache_dir", "str", None, "FlashRank's cache_dir: the folder holding <model>/ (default: /tmp)."),
         ),
         requires=(("flashrank", "flashrank"), ("onnxruntime", "onnxruntime")),
     ),
