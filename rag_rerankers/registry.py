@@ -488,3 +488,25 @@ def list_backends() -> list[dict[str, Any]]:
         True
     """
     return [info.as_dict() for info in _BACKENDS.values()]
+
+
+def backends_markdown() -> str:
+    """The registry as the Markdown table shown in the README and the docs.
+
+    Example:
+        >>> backends_markdown().splitlines()[0]
+        '| backend (aliases) | kind | default model | extra | scores |'
+    """
+    rows = [
+        "| backend (aliases) | kind | default model | extra | scores |",
+        "|---|---|---|---|---|",
+    ]
+    for b in list_backends():
+        aliases = ", ".join(
+            f"`{a}`" + (f" = `{b['alias_models'][a]}`" if a in b["alias_models"] else "")
+            for a in b["aliases"]
+        )
+        name = f"`{b['name']}`" + (f" ({aliases})" if aliases else "")
+        model = f"`{b['default_model']}`" if b["default_model"] else "–"
+        rows.append(f"| {name} | {b['kind']} | {model} | `{b['extra']}` | {b['score_type']} |")
+    return "\n".join(rows)
