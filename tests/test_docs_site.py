@@ -207,7 +207,7 @@ _SPEC_PATTERNS = [
 
 
 # Backends named by pages already on main whose code has not landed yet (remove on merge).
-PENDING_BACKENDS: set[str] = {"flashrank"}
+PENDING_BACKENDS: set[str] = set()
 
 
 def config_strings(text: str) -> list[str]:
