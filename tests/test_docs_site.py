@@ -206,10 +206,6 @@ _SPEC_PATTERNS = [
 ]
 
 
-# Backends named by pages already on main whose code has not landed yet (remove on merge).
-PENDING_BACKENDS: set[str] = set()
-
-
 def config_strings(text: str) -> list[str]:
     """Config strings quoted in code; a line saying it ``raises ConfigError`` is left out."""
     return [
@@ -235,8 +231,6 @@ def test_config_strings_in_docs_are_valid() -> None:
     for path in files:
         for spec in config_strings(path.read_text("utf-8")):
             for part in spec.split("|"):  # a fallback chain 'a | b' names several rerankers
-                if parse_spec(part.strip()).backend in PENDING_BACKENDS:
-                    continue
                 try:
                     validate_spec(parse_spec(part.strip()))
                 except Exception as exc:
