@@ -16,15 +16,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field
 
-from rag_rerankers.base import UNSET, Reranker, _Unset, check_top_n
-from rag_rerankers.errors import ConfigError
+from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, check_top_n
+from rag_rerankers.errors import ConfigError, InvalidInputError
 from rag_rerankers.factory import init_reranker
 from rag_rerankers.types import RankedItem
 
@@ -66,8 +66,9 @@ class RerankCompressor(BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """Rerank ``documents`` for ``query``; returns new documents, best first."""
-        docs = list(documents)
+        docs = _documents(documents)
         if not docs:
+            check_query(query)  # same answer as the core: a bad query is an error, even here
             return []
         items = self.reranker.rank(query, _texts(docs), top_n=self.top_n)
         return _to_documents(docs, items)
@@ -79,11 +80,28 @@ class RerankCompressor(BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """Native async: awaits the backend's ``arank`` (no thread hop for API backends)."""
-        docs = list(documents)
+        docs = _documents(documents)
         if not docs:
+            check_query(query)  # same answer as the core: a bad query is an error, even here
             return []
         items = await self.reranker.arank(query, _texts(docs), top_n=self.top_n)
         return _to_documents(docs, items)
+
+
+def _documents(documents: Any) -> list[Document]:
+    """The candidates as a list, each a LangChain ``Document`` (else :class:`InvalidInputError`)."""
+    if isinstance(documents, (str, bytes)) or not isinstance(documents, Iterable):
+        raise InvalidInputError(
+            f"documents must be a sequence of langchain Documents, got {type(documents).__name__}"
+        )
+    docs = list(documents)
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, Document):
+            raise InvalidInputError(
+                f"document {i} is {type(doc).__name__}, not a langchain Document: wrap texts "
+                "as Document(page_content=...)"
+            )
+    return docs
 
 
 def _texts(docs: list[Document]) -> list[str]:

@@ -24,7 +24,7 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from rag_rerankers.base import UNSET, Reranker, _Unset, check_top_n
+from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, check_top_n
 from rag_rerankers.errors import ConfigError, InvalidInputError
 from rag_rerankers.factory import init_reranker
 from rag_rerankers.types import RankedItem
@@ -76,8 +76,9 @@ class RerankPostprocessor(BaseNodePostprocessor):
         query = self._query(query_bundle)
         if not nodes:
             return []
+        texts = self._texts(nodes)  # checked before the start event, which would reject them
         self._start(nodes, query_bundle)
-        items = self.reranker.rank(query, self._texts(nodes), top_n=self.top_n)
+        items = self.reranker.rank(query, texts, top_n=self.top_n)
         return self._finish(nodes, items)
 
     async def _apostprocess_nodes(
@@ -86,8 +87,9 @@ class RerankPostprocessor(BaseNodePostprocessor):
         query = self._query(query_bundle)
         if not nodes:
             return []
+        texts = self._texts(nodes)  # checked before the start event, which would reject them
         self._start(nodes, query_bundle)
-        items = await self.reranker.arank(query, self._texts(nodes), top_n=self.top_n)
+        items = await self.reranker.arank(query, texts, top_n=self.top_n)
         return self._finish(nodes, items)
 
     # ------------------------------------------------------------------ conversion only
@@ -98,7 +100,7 @@ class RerankPostprocessor(BaseNodePostprocessor):
                 "RerankPostprocessor needs the query: call postprocess_nodes(nodes, "
                 "query_str=...) or use it in a query engine's node_postprocessors"
             )
-        return query_bundle.query_str
+        return check_query(query_bundle.query_str)
 
     def _texts(self, nodes: list[NodeWithScore]) -> list[str]:
         texts = []
@@ -137,8 +139,8 @@ class RerankPostprocessor(BaseNodePostprocessor):
                         ),
                     }
                 )
-            else:
-                node = node.model_copy()
+            else:  # a copy with its own metadata dict: editing the output never edits the input
+                node = node.model_copy(update={"metadata": dict(node.metadata)})
             out.append(NodeWithScore(node=node, score=float(item.score)))
         dispatcher.event(ReRankEndEvent(nodes=out))
         return out

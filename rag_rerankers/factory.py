@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -79,6 +80,9 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
     cls = info.load_class()
     if info.default_model is None and model is None:
         return cls(**options)
+    if model is not None and "model" not in inspect.signature(cls).parameters:
+        # e.g. "bm25:x": a clear ConfigError rather than the constructor's TypeError
+        raise ConfigError(f"backend {info.name!r} takes no model: write {info.name!r} without ':...'")
     return cls(model=model, **options)
 
 

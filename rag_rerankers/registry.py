@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,6 +55,11 @@ class Option:
         elif self.type == "float":
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
             value = float(value) if ok else value
+            if ok and not math.isfinite(value):  # "1e999" parses as inf; NaN/inf break scoring
+                raise ConfigError(
+                    f"option {self.name!r} of backend {backend!r} must be a finite number, "
+                    f"got {value!r}"
+                )
         else:  # str: the config parser may have typed "1" as 1; take the text back
             if isinstance(value, (bool, int, float)):
                 value = format_value(value)
@@ -152,6 +158,15 @@ class BackendInfo:
         }
 
 
+# Stopword lists bm25s knows (checked here so a typo is a ConfigError when the reranker is
+# built, not a ValueError from bm25s at the first query). "no" parses as False in config
+# strings: write "norwegian".
+BM25_STOPWORDS: tuple[str, ...] = (
+    "en", "english", "en_plus", "english_plus", "de", "german", "nl", "dutch", "fr", "french",
+    "es", "spanish", "pt", "portuguese", "it", "italian", "ru", "russian", "sv", "swedish",
+    "no", "norwegian", "zh", "chinese", "tr", "turkish", "ko", "korean", "da", "danish",
+)
+
 COMMON_OPTIONS: tuple[Option, ...] = (
     Option("top_n", "int", None, "Keep the best N candidates (None keeps all)."),
 )
@@ -182,7 +197,8 @@ _BUILTIN: tuple[BackendInfo, ...] = (
             Option("b", "float", 0.75, "BM25 length normalization.", nullable=False),
             Option("method", "str", "lucene", "BM25 variant.", nullable=False,
                    choices=("lucene", "robertson", "atire", "bm25l", "bm25+")),
-            Option("stopwords", "str", "en", "Stopword list ('en', or none to keep all)."),
+            Option("stopwords", "str", "en", "Stopword list ('en', ..., or none to keep all).",
+                   choices=BM25_STOPWORDS),
         ),
         requires=(("bm25s", "bm25s"),),
     ),
