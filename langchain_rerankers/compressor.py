@@ -23,9 +23,9 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field
 
-from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, check_top_n
-from rag_rerankers.errors import ConfigError, InvalidInputError
-from rag_rerankers.factory import init_reranker
+from rag_rerankers.base import UNSET, Reranker, _Unset, check_query
+from rag_rerankers.errors import InvalidInputError
+from rag_rerankers.factory import adapter_fields, init_reranker
 from rag_rerankers.types import RankedItem
 
 SCORE_KEY = "relevance_score"
@@ -46,18 +46,7 @@ class RerankCompressor(BaseDocumentCompressor):
     top_n: int | None = Field(default=3, description="Documents to keep; None keeps all.")
 
     def __init__(self, reranker: Any = None, **data: Any) -> None:
-        # Built here, not in a pydantic validator, so callers get our typed errors
-        # (ConfigError, MissingDependencyError, ...) rather than a ValidationError.
-        if reranker is None:
-            raise ConfigError(
-                "RerankCompressor needs reranker=... (a config string, dict or Reranker)"
-            )
-        built = init_reranker(reranker)
-        if "top_n" not in data and built.top_n is not None:
-            data["top_n"] = built.top_n
-        if "top_n" in data:
-            data["top_n"] = check_top_n(data["top_n"])
-        super().__init__(reranker=built, **data)
+        super().__init__(**adapter_fields("RerankCompressor", reranker, data))
 
     def compress_documents(
         self,

@@ -24,9 +24,9 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, check_top_n
-from rag_rerankers.errors import ConfigError, InvalidInputError
-from rag_rerankers.factory import init_reranker
+from rag_rerankers.base import UNSET, Reranker, _Unset, check_query
+from rag_rerankers.errors import InvalidInputError
+from rag_rerankers.factory import adapter_fields, init_reranker
 from rag_rerankers.types import RankedItem
 
 dispatcher = get_dispatcher(__name__)
@@ -53,18 +53,7 @@ class RerankPostprocessor(BaseNodePostprocessor):
     metadata_mode: MetadataMode = Field(default=MetadataMode.EMBED)
 
     def __init__(self, reranker: Any = None, **data: Any) -> None:
-        # Built here, not in a pydantic validator, so callers get our typed errors
-        # (ConfigError, MissingDependencyError, ...) rather than a ValidationError.
-        if reranker is None:
-            raise ConfigError(
-                "RerankPostprocessor needs reranker=... (a config string, dict or Reranker)"
-            )
-        built = init_reranker(reranker)
-        if "top_n" not in data and built.top_n is not None:
-            data["top_n"] = built.top_n
-        if "top_n" in data:
-            data["top_n"] = check_top_n(data["top_n"])
-        super().__init__(reranker=built, **data)
+        super().__init__(**adapter_fields("RerankPostprocessor", reranker, data))
 
     @classmethod
     def class_name(cls) -> str:

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from rag_rerankers.base import Reranker
+from rag_rerankers.base import Reranker, check_top_n
 from rag_rerankers.config import Spec, parse_spec, spec_from_mapping
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.registry import get_backend
@@ -84,6 +84,23 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
         # e.g. "bm25:x": a clear ConfigError rather than the constructor's TypeError
         raise ConfigError(f"backend {info.name!r} takes no model: write {info.name!r} without ':...'")
     return cls(model=model, **options)
+
+
+def adapter_fields(owner: str, reranker: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields for an adapter (compressor, postprocessor): the built reranker and ``top_n``.
+
+    ``top_n`` is the one given explicitly, else the spec's own ``top_n``, else the adapter's
+    default. Raising our typed errors here (not in a pydantic validator) keeps them typed.
+    """
+    if reranker is None:
+        raise ConfigError(f"{owner} needs reranker=... (a config string, dict or Reranker)")
+    built = init_reranker(reranker)
+    fields = dict(fields)
+    if "top_n" not in fields and built.top_n is not None:
+        fields["top_n"] = built.top_n
+    if "top_n" in fields:
+        fields["top_n"] = check_top_n(fields["top_n"])
+    return {"reranker": built, **fields}
 
 
 def reranker_from_env(
