@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import Callbacks
@@ -79,7 +79,7 @@ class RerankCompressor(BaseDocumentCompressor):
 
 def _documents(documents: Any) -> list[Document]:
     """The candidates as a list, each a LangChain ``Document`` (else :class:`InvalidInputError`)."""
-    if isinstance(documents, (str, bytes)) or not isinstance(documents, Iterable):
+    if isinstance(documents, (str, bytes, Mapping)) or not isinstance(documents, Iterable):
         raise InvalidInputError(
             f"documents must be a sequence of langchain Documents, got {type(documents).__name__}"
         )
