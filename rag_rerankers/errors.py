@@ -39,3 +39,103 @@ class InvalidInputError(RerankerError, ValueError):
 
 class ModelNotFoundError(RerankerError, OSError):
     """A local model could not be found or loaded (says which folder or name was looked for)."""
+
+
+class RerankAPIError(RerankerError):
+    """A remote rerank API call failed (after any retries).
+
+    Attributes:
+        provider: ``"cohere"``, ``"voyage"``, ``"jina"``, ``"mixedbread"`` or ``"tei"``.
+        status: the HTTP status of the last response, ``None`` when there was none
+            (timeout, connection error).
+        request_id: the provider's request id from the response headers, when it sent one.
+        retry_after: seconds the provider asked us to wait (``Retry-After``), if any.
+        attempts: how many requests were made before giving up.
+
+    The API key is never part of the message or the attributes.
+
+    Example:
+        >>> err = APIRateLimitError("rate limited", provider="cohere", status=429, request_id="r1")
+        >>> str(err)
+        'cohere: rate limited (HTTP 429, request id r1)'
+        >>> isinstance(err, RerankAPIError), err.retryable
+        (True, True)
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status: int | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.message = message
+        self.provider = provider
+        self.status = status
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.attempts = attempts
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        facts = []
+        if self.status is not None:
+            facts.append(f"HTTP {self.status}")
+        if self.request_id:
+            facts.append(f"request id {self.request_id}")
+        if self.attempts > 1:
+            facts.append(f"after {self.attempts} attempts")
+        suffix = f" ({', '.join(facts)})" if facts else ""
+        return f"{self.provider}: {self.message}{suffix}"
+
+    def __reduce__(self) -> tuple:  # keep keyword-only fields when pickled
+        return (_rebuild_api_error, (type(self), self.message, self.__dict__.copy()))
+
+
+def _rebuild_api_error(cls: type, message: str, state: dict) -> RerankAPIError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class APIAuthenticationError(RerankAPIError, PermissionError):
+    """HTTP 401/403: the key is missing, wrong or not allowed to use this model."""
+
+
+class APIRateLimitError(RerankAPIError):
+    """HTTP 429 on every allowed attempt (rate limit or quota exhausted)."""
+
+    retryable = True
+
+
+class APIBadRequestError(RerankAPIError, ValueError):
+    """HTTP 4xx other than 401/403/408/429: the request itself is wrong (never retried)."""
+
+
+class APIServerError(RerankAPIError):
+    """HTTP 5xx on every allowed attempt, or an unusable answer from the server."""
+
+    retryable = True
+
+
+class APIConnectionError(APIServerError, ConnectionError):
+    """The connection failed or was reset before a response arrived."""
+
+
+class APIResponseError(APIServerError):
+    """The server answered 2xx with a body that is not a valid rerank response
+    (malformed JSON, missing fields, wrong number or out-of-range indices). Not retried."""
+
+    retryable = False
+
+
+class APITimeoutError(RerankAPIError, TimeoutError):
+    """Connecting or reading the response took longer than the configured timeout."""
+
+    retryable = True

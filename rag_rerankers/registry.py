@@ -183,6 +183,29 @@ _LOCAL_OPTIONS: tuple[Option, ...] = (
     ),
 )
 
+def _api_options(
+    env: tuple[str, ...], max_documents: int, *, base_url_env: tuple[str, ...] = ()
+) -> tuple[Option, ...]:
+    """Options shared by every API backend (see rag_rerankers.backends._api)."""
+    return (
+        Option("api_key", "str", None, "API key (held as a SecretStr; never logged).",
+               env=env, secret=True),
+        Option("base_url", "str", None, "Server URL (self-hosted or compatible servers).",
+               env=base_url_env),
+        Option("timeout", "float", 30.0, "Read timeout per request, seconds.", nullable=False),
+        Option("connect_timeout", "float", 5.0, "Connect timeout, seconds.", nullable=False),
+        Option("max_retries", "int", 3,
+               "Retries on 429/408/5xx/timeouts/connection errors (0 disables).", nullable=False),
+        Option("backoff", "float", 0.5, "First backoff ceiling, seconds (doubles, full jitter).",
+               nullable=False),
+        Option("max_backoff", "float", 20.0,
+               "Longest wait between attempts; a longer Retry-After fails at once.",
+               nullable=False),
+        Option("max_documents_per_request", "int", max_documents,
+               "Larger candidate lists are split into several requests and merged."),
+    )
+
+
 _BUILTIN: tuple[BackendInfo, ...] = (
     BackendInfo(
         name="bm25",
@@ -217,6 +240,82 @@ _BUILTIN: tuple[BackendInfo, ...] = (
             Option("document_prefix", "str", "", "Text put before each document (e.g. 'passage: ').", nullable=False),
         ),
         requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
+    ),
+    BackendInfo(
+        name="cohere",
+        target="rag_rerankers.backends.cohere:CohereReranker",
+        kind="api",
+        extra="cohere",
+        description="Cohere Rerank v2 API via the official cohere SDK (also vLLM's /v2/rerank).",
+        score_type="relevance",
+        default_model="rerank-v5.0-pro",
+        options=_api_options(("COHERE_API_KEY", "CO_API_KEY"), 1000)
+        + (
+            Option("max_tokens_per_doc", "int", None,
+                   "Truncate each document to this many tokens (API default 4096)."),
+        ),
+        requires=(("cohere", "cohere"), ("tenacity", "tenacity"), ("pydantic", "pydantic")),
+        docs_url="https://docs.cohere.com/reference/rerank",
+    ),
+    BackendInfo(
+        name="voyage",
+        target="rag_rerankers.backends.voyage:VoyageReranker",
+        kind="api",
+        extra="voyage",
+        description="Voyage AI rerank API via the official voyageai SDK.",
+        score_type="relevance",
+        default_model="rerank-2.5",
+        aliases=(Alias("voyageai"),),
+        options=_api_options(("VOYAGE_API_KEY",), 1000)
+        + (
+            Option("truncation", "bool", True,
+                   "Truncate over-long query/documents instead of failing.", nullable=False),
+        ),
+        requires=(("voyageai", "voyageai"), ("tenacity", "tenacity"), ("pydantic", "pydantic")),
+        docs_url="https://docs.voyageai.com/reference/reranker-api",
+    ),
+    BackendInfo(
+        name="jina",
+        target="rag_rerankers.backends.jina:JinaReranker",
+        kind="api",
+        extra="jina",
+        description="Jina AI rerank API over httpx (also vLLM and Infinity /v1/rerank).",
+        score_type="relevance",
+        default_model="jina-reranker-v3",
+        options=_api_options(("JINA_API_KEY",), 1000),
+        requires=(("httpx", "httpx"), ("tenacity", "tenacity"), ("pydantic", "pydantic")),
+        docs_url="https://jina.ai/reranker/",
+    ),
+    BackendInfo(
+        name="mixedbread",
+        target="rag_rerankers.backends.mixedbread:MixedbreadReranker",
+        kind="api",
+        extra="mixedbread",
+        description="Mixedbread rerank API via the official mixedbread SDK.",
+        score_type="relevance",
+        default_model="mixedbread-ai/mxbai-rerank-large-v2",
+        options=_api_options(("MXBAI_API_KEY", "MIXEDBREAD_API_KEY"), 1000,
+                             base_url_env=("MIXEDBREAD_BASE_URL",)),
+        requires=(("mixedbread", "mixedbread"), ("tenacity", "tenacity"),
+                  ("pydantic", "pydantic")),
+        docs_url="https://www.mixedbread.com/api-reference",
+    ),
+    BackendInfo(
+        name="tei",
+        target="rag_rerankers.backends.tei:TEIReranker",
+        kind="api",
+        extra="tei",
+        description="Hugging Face Text Embeddings Inference /rerank server (base_url required).",
+        score_type="probability",
+        default_model=None,
+        aliases=(Alias("text-embeddings-inference"),),
+        options=_api_options((), 32, base_url_env=("TEI_BASE_URL",))
+        + (
+            Option("truncate", "bool", True, "Let TEI truncate over-long inputs.",
+                   nullable=False),
+        ),
+        requires=(("httpx", "httpx"), ("tenacity", "tenacity"), ("pydantic", "pydantic")),
+        docs_url="https://huggingface.github.io/text-embeddings-inference/",
     ),
 )
 

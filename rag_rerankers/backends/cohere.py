@@ -1,0 +1,125 @@
+"""``cohere``: Cohere Rerank through the official ``cohere`` SDK (``ClientV2`` / ``AsyncClientV2``,
+``POST /v2/rerank``).
+
+``base_url`` also reaches any server that speaks Cohere's v2 rerank format, such as vLLM
+(``vllm serve BAAI/bge-reranker-v2-m3`` exposes ``/v2/rerank``). The key comes from
+``api_key``, else ``COHERE_API_KEY``, else ``CO_API_KEY``; with a custom ``base_url`` it is
+optional.
+
+Example:
+    >>> from rag_rerankers import init_reranker
+    >>> from rag_rerankers.testing import FakeRerankServer
+    >>> with FakeRerankServer(api_key="k") as server:
+    ...     rr = init_reranker("cohere", api_key="k", base_url=server.url)
+    ...     [item.index for item in rr.rank("red apple", ["blue sky", "a red apple"])]
+    [1, 0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag_rerankers.backends._api import (
+    APIReranker,
+    error_for_status,
+    extract_pairs,
+    fixed_timeout_clients,
+    httpx_timeout,
+    request_id_from,
+    translate_httpx,
+)
+from rag_rerankers.errors import APIResponseError, RerankAPIError
+
+DEFAULT_MODEL = "rerank-v5.0-pro"
+_NO_SDK_RETRIES = {"max_retries": 0}  # retries happen once, in RetryPolicy
+
+
+class CohereReranker(APIReranker):
+    """Cohere v2 rerank. Options: ``max_tokens_per_doc`` plus the common API options."""
+
+    backend = "cohere"
+    provider = "cohere"
+    env_keys = ("COHERE_API_KEY", "CO_API_KEY")
+    default_base_url = "https://api.cohere.com"
+    # Cohere accepts up to 10,000 documents and recommends at most 1,000 per request.
+    default_max_documents = 1000
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        top_n: int | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 20.0,
+        max_documents_per_request: int | None = None,
+        max_tokens_per_doc: int | None = None,
+    ) -> None:
+        super().__init__(
+            model, top_n=top_n, api_key=api_key, base_url=base_url, timeout=timeout,
+            connect_timeout=connect_timeout, max_retries=max_retries, backoff=backoff,
+            max_backoff=max_backoff, max_documents_per_request=max_documents_per_request,
+        )
+        self.max_tokens_per_doc = max_tokens_per_doc
+        # Omitted, not null, when unset: the API then applies its own default (4096).
+        self._extra: dict[str, Any] = (
+            {"max_tokens_per_doc": max_tokens_per_doc} if max_tokens_per_doc is not None else {}
+        )
+
+    def _make_client(self) -> Any:
+        import cohere
+
+        client_cls, _ = fixed_timeout_clients()
+        return cohere.ClientV2(
+            api_key=self._key(),
+            base_url=self.base_url or self.default_base_url,
+            httpx_client=client_cls(timeout=httpx_timeout(self.timeout, self.connect_timeout)),
+        )
+
+    def _make_async_client(self) -> Any:
+        import cohere
+
+        _, client_cls = fixed_timeout_clients()
+        return cohere.AsyncClientV2(
+            api_key=self._key(),
+            base_url=self.base_url or self.default_base_url,
+            httpx_client=client_cls(timeout=httpx_timeout(self.timeout, self.connect_timeout)),
+        )
+
+    def _kwargs(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
+        kwargs = {"model": self.model, "query": query, "documents": documents,
+                  "request_options": _NO_SDK_RETRIES, **self._extra}
+        if top_n is not None:
+            kwargs["top_n"] = top_n
+        return kwargs
+
+    def _request(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        return self._pairs_of(client.rerank(**self._kwargs(query, documents, top_n)))
+
+    async def _arequest(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        return self._pairs_of(await client.rerank(**self._kwargs(query, documents, top_n)))
+
+    def _pairs_of(self, response: Any) -> list[tuple[int, float]]:
+        return extract_pairs(self.provider, getattr(response, "results", None),
+                             lambda r: (r.index, r.relevance_score))
+
+    def _translate(self, exc: BaseException) -> RerankAPIError | None:
+        from cohere.core.api_error import ApiError
+
+        if isinstance(exc, ApiError):
+            status = exc.status_code or 0
+            if 200 <= status < 300:  # the SDK could not decode a 2xx body
+                return APIResponseError("the response body is not valid JSON",
+                                        provider=self.provider, status=status,
+                                        request_id=request_id_from(exc.headers))
+            return error_for_status(self.provider, status, headers=exc.headers, body=exc.body,
+                                    secret=self._secret())
+        return translate_httpx(self.provider, exc)

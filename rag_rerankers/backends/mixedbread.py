@@ -1,0 +1,122 @@
+"""``mixedbread``: Mixedbread rerank through the official ``mixedbread`` SDK (``Mixedbread`` /
+``AsyncMixedbread``, ``POST /v1/reranking``).
+
+The key comes from ``api_key``, else ``MXBAI_API_KEY``, else ``MIXEDBREAD_API_KEY``; the SDK
+also reads ``MIXEDBREAD_BASE_URL`` when ``base_url`` is not given.
+
+Example:
+    >>> from rag_rerankers import init_reranker
+    >>> from rag_rerankers.testing import FakeRerankServer
+    >>> with FakeRerankServer(api_key="k") as server:
+    ...     rr = init_reranker("mixedbread", api_key="k", base_url=server.url)
+    ...     [item.index for item in rr.rank("red apple", ["blue sky", "a red apple"])]
+    [1, 0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag_rerankers.backends._api import (
+    APIReranker,
+    error_for_status,
+    extract_pairs,
+    httpx_timeout,
+    request_id_from,
+)
+from rag_rerankers.errors import (
+    APIConnectionError,
+    APIResponseError,
+    APITimeoutError,
+    RerankAPIError,
+)
+
+DEFAULT_MODEL = "mixedbread-ai/mxbai-rerank-large-v2"
+
+
+class MixedbreadReranker(APIReranker):
+    """Mixedbread rerank. Options: the common API options."""
+
+    backend = "mixedbread"
+    provider = "mixedbread"
+    env_keys = ("MXBAI_API_KEY", "MIXEDBREAD_API_KEY")
+    default_base_url = None  # the SDK's: https://api.mixedbread.com, or MIXEDBREAD_BASE_URL
+    default_max_documents = 1000
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        top_n: int | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 20.0,
+        max_documents_per_request: int | None = None,
+    ) -> None:
+        super().__init__(
+            model, top_n=top_n, api_key=api_key, base_url=base_url, timeout=timeout,
+            connect_timeout=connect_timeout, max_retries=max_retries, backoff=backoff,
+            max_backoff=max_backoff, max_documents_per_request=max_documents_per_request,
+        )
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "api_key": self._key(),
+            "max_retries": 0,  # retries happen once, in RetryPolicy
+            "timeout": httpx_timeout(self.timeout, self.connect_timeout),
+        }
+        if self.base_url:
+            kwargs["base_url"] = self.base_url
+        return kwargs
+
+    def _make_client(self) -> Any:
+        import mixedbread
+
+        return mixedbread.Mixedbread(**self._client_kwargs())
+
+    def _make_async_client(self) -> Any:
+        import mixedbread
+
+        return mixedbread.AsyncMixedbread(**self._client_kwargs())
+
+    def _request(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        # top_k is always sent: every score is needed unless a top_n was asked for.
+        response = client.rerank(model=self.model, query=query, input=documents,
+                                 top_k=top_n or len(documents))
+        return self._pairs_of(response)
+
+    async def _arequest(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        response = await client.rerank(model=self.model, query=query, input=documents,
+                                       top_k=top_n or len(documents))
+        return self._pairs_of(response)
+
+    def _pairs_of(self, response: Any) -> list[tuple[int, float]]:
+        return extract_pairs(self.provider, getattr(response, "data", None),
+                             lambda r: (r.index, r.score))
+
+    def _translate(self, exc: BaseException) -> RerankAPIError | None:
+        import mixedbread
+
+        if isinstance(exc, mixedbread.APITimeoutError):
+            return APITimeoutError("request timed out", provider=self.provider)
+        if isinstance(exc, mixedbread.APIConnectionError):
+            return APIConnectionError(f"connection failed ({exc})", provider=self.provider)
+        if isinstance(exc, mixedbread.APIStatusError):
+            return error_for_status(self.provider, exc.status_code, headers=exc.response.headers,
+                                    body=exc.body, secret=self._secret())
+        if isinstance(exc, (mixedbread.APIResponseValidationError, ValueError)):
+            response = getattr(exc, "response", None)
+            return APIResponseError(
+                "the response body is not a valid rerank response", provider=self.provider,
+                status=getattr(response, "status_code", 200),
+                request_id=request_id_from(getattr(response, "headers", None)),
+            )
+        return None

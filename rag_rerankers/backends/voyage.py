@@ -1,0 +1,136 @@
+"""``voyage``: Voyage AI rerankers through the official ``voyageai`` SDK (``Client`` /
+``AsyncClient``, ``POST {base}/rerank`` with base ``https://api.voyageai.com/v1``).
+
+The key comes from ``api_key``, else ``VOYAGE_API_KEY``. Requests are split at 1,000
+documents and at an estimated 600K tokens (Voyage's "query tokens x documents + document
+tokens" budget for rerank-2.5).
+
+Example:
+    >>> from rag_rerankers import init_reranker
+    >>> from rag_rerankers.testing import FakeRerankServer
+    >>> with FakeRerankServer(api_key="k") as server:
+    ...     rr = init_reranker("voyage", api_key="k", base_url=server.base_url("voyage"))
+    ...     [item.index for item in rr.rank("red apple", ["blue sky", "a red apple"])]
+    [1, 0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag_rerankers.backends._api import APIReranker, error_for_status, extract_pairs
+from rag_rerankers.errors import (
+    APIAuthenticationError,
+    APIConnectionError,
+    APIResponseError,
+    APITimeoutError,
+    RerankAPIError,
+)
+
+DEFAULT_MODEL = "rerank-2.5"
+
+
+class VoyageReranker(APIReranker):
+    """Voyage rerank. Options: ``truncation`` plus the common API options."""
+
+    backend = "voyage"
+    provider = "voyage"
+    env_keys = ("VOYAGE_API_KEY",)
+    default_base_url = "https://api.voyageai.com/v1"
+    default_max_documents = 1000
+    max_tokens_per_request = 540_000  # 600K budget, 10% margin for the estimate
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        top_n: int | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 20.0,
+        max_documents_per_request: int | None = None,
+        truncation: bool = True,
+    ) -> None:
+        super().__init__(
+            model, top_n=top_n, api_key=api_key, base_url=base_url, timeout=timeout,
+            connect_timeout=connect_timeout, max_retries=max_retries, backoff=backoff,
+            max_backoff=max_backoff, max_documents_per_request=max_documents_per_request,
+        )
+        self.truncation = truncation
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "api_key": self._key(),
+            "max_retries": 0,  # retries happen once, in RetryPolicy
+            # (connect, read) for requests; (connect, total) for aiohttp.
+            "timeout": (self.connect_timeout, self.timeout),
+            "base_url": self.base_url or self.default_base_url,
+        }
+
+    def _make_client(self) -> Any:
+        import voyageai
+
+        return voyageai.Client(**self._client_kwargs())
+
+    def _make_async_client(self) -> Any:
+        import aiohttp
+        import voyageai
+
+        # One pooled aiohttp session per event loop; the SDK otherwise opens one per request.
+        return voyageai.AsyncClient(**self._client_kwargs()), aiohttp.ClientSession()
+
+    def _request(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        result = client.rerank(query, documents, model=self.model, top_k=top_n,
+                               truncation=self.truncation)
+        return self._pairs_of(result)
+
+    async def _arequest(
+        self, client: Any, query: str, documents: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        import voyageai
+
+        client, session = client
+        token = voyageai.aiosession.set(session)
+        try:
+            result = await client.rerank(
+                query, documents, model=self.model, top_k=top_n, truncation=self.truncation
+            )
+        finally:
+            voyageai.aiosession.reset(token)
+        return self._pairs_of(result)
+
+    def _pairs_of(self, result: Any) -> list[tuple[int, float]]:
+        return extract_pairs(self.provider, getattr(result, "results", None),
+                             lambda r: (r.index, r.relevance_score))
+
+    def _translate(self, exc: BaseException) -> RerankAPIError | None:
+        from voyageai import error
+
+        if not isinstance(exc, error.VoyageError):
+            return None
+        if isinstance(exc, error.Timeout):
+            return APITimeoutError("request timed out", provider=self.provider)
+        if isinstance(exc, error.APIConnectionError):
+            return APIConnectionError(f"connection failed ({exc.user_message})",
+                                      provider=self.provider)
+        status = exc.http_status
+        if status is None:
+            if isinstance(exc, error.AuthenticationError):
+                return APIAuthenticationError(str(exc.user_message), provider=self.provider)
+            return APIResponseError(f"unexpected SDK error: {exc.user_message}",
+                                    provider=self.provider)
+        if 200 <= status < 300:
+            return APIResponseError("the response body is not valid JSON",
+                                    provider=self.provider, status=status)
+        body = exc.json_body if exc.json_body is not None else exc.http_body
+        return error_for_status(self.provider, status, headers=exc.headers, body=body,
+                                secret=self._secret())
+
+    async def _close_async_client(self, client: Any) -> None:
+        await client[1].close()  # the aiohttp session
