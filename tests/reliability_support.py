@@ -88,3 +88,65 @@ def is_permutation(result: Result, n: int) -> bool:
 
 def sorted_desc(values: Sequence[float]) -> bool:
     return all(a >= b for a, b in zip(values, values[1:], strict=False))
+
+
+# --------------------------------------------------------------------------- scripted provider
+def provider_body(provider: str, pairs: list[tuple[Any, Any]]) -> Any:
+    """A 200 answer in ``provider``'s wire format carrying exactly ``pairs`` (index, score)."""
+    if provider == "tei":
+        return [{"index": i, "score": s} for i, s in pairs]
+    if provider == "cohere":
+        return {"id": "x", "results": [{"index": i, "relevance_score": s} for i, s in pairs],
+                "meta": {"billed_units": {"search_units": 1}}}
+    if provider == "voyage":
+        return {"object": "list", "model": "m", "usage": {"total_tokens": 1},
+                "data": [{"index": i, "relevance_score": s} for i, s in pairs]}
+    if provider == "jina":
+        return {"model": "m", "usage": {"total_tokens": 1},
+                "results": [{"index": i, "relevance_score": s} for i, s in pairs]}
+    return {"object": "list", "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            "top_k": len(pairs), "return_input": False,
+            "data": [{"index": i, "score": s, "object": "rank_result"} for i, s in pairs]}
+
+
+class ScriptedServer:
+    """A loopback server answering every POST with one fixed JSON body (``payload``).
+
+    For answers the fake provider server never gives: extra, repeated or out-of-range
+    indices, non-numeric or non-finite scores.
+    """
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+        self.payload: Any = None
+        self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                owner.requests += 1
+                data = json.dumps(owner.payload).encode()  # NaN/inf as JS literals
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def base_url(self, provider: str) -> str:
+        return self.url + "/v1" if provider == "voyage" else self.url
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
