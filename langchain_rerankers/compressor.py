@@ -21,9 +21,9 @@ from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_serializer
 
-from rag_rerankers.base import UNSET, Reranker, _Unset, check_query
+from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
 from rag_rerankers.factory import adapter_fields, init_reranker
 from rag_rerankers.types import RankedItem
@@ -47,6 +47,11 @@ class RerankCompressor(BaseDocumentCompressor):
 
     def __init__(self, reranker: Any = None, **data: Any) -> None:
         super().__init__(**adapter_fields("RerankCompressor", reranker, data))
+
+    @field_serializer("reranker")
+    def _describe_reranker(self, reranker: Reranker) -> dict[str, Any]:
+        # model_dump/JSON show what the reranker is, never its options (they may hold keys)
+        return describe(reranker)
 
     def compress_documents(
         self,

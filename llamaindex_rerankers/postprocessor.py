@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field
+from llama_index.core.bridge.pydantic import Field, field_serializer
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from rag_rerankers.base import UNSET, Reranker, _Unset, check_query
+from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
 from rag_rerankers.factory import adapter_fields, init_reranker
 from rag_rerankers.types import RankedItem
@@ -54,6 +54,11 @@ class RerankPostprocessor(BaseNodePostprocessor):
 
     def __init__(self, reranker: Any = None, **data: Any) -> None:
         super().__init__(**adapter_fields("RerankPostprocessor", reranker, data))
+
+    @field_serializer("reranker")
+    def _describe_reranker(self, reranker: Reranker) -> dict[str, Any]:
+        # model_dump/JSON show what the reranker is, never its options (they may hold keys)
+        return describe(reranker)
 
     @classmethod
     def class_name(cls) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import math
+import pickle
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -65,6 +66,7 @@ def test_core_rank_is_a_deterministic_prefix_of_a_permutation(cands, query, top_
     _check_order([i.score for i in full])
     cut = BM25.rank(query, docs, top_n=top_n)
     assert cut == full[: _expected_len(len(docs), top_n)]
+    assert pickle.loads(pickle.dumps(cut)) == cut  # results cross process boundaries
     assert asyncio.run(BM25.arank(query, docs, top_n=top_n)) == cut
 
 
