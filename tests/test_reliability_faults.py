@@ -13,7 +13,7 @@ from benchmarks.reliability_load import faults
 
 @pytest.fixture(scope="module")
 def report():
-    return faults(requests=120, rate=0.3, concurrency=16, n_docs=8, read_timeout=0.3)
+    return faults(requests=120, rate=0.3, concurrency=16, n_docs=8, read_timeout=1.0)
 
 
 def test_faults_were_really_injected(report) -> None:
