@@ -64,7 +64,9 @@ class RerankCompressor(BaseDocumentCompressor):
         if not docs:
             check_query(query)  # same answer as the core: a bad query is an error, even here
             return []
-        items = self.reranker.rank(query, _texts(docs), top_n=self.top_n)
+        items = self.reranker.rank(
+            query, _texts(docs), top_n=self.top_n, metadata=_metadata(docs)
+        )
         return _to_documents(docs, items)
 
     async def acompress_documents(
@@ -78,7 +80,9 @@ class RerankCompressor(BaseDocumentCompressor):
         if not docs:
             check_query(query)  # same answer as the core: a bad query is an error, even here
             return []
-        items = await self.reranker.arank(query, _texts(docs), top_n=self.top_n)
+        items = await self.reranker.arank(
+            query, _texts(docs), top_n=self.top_n, metadata=_metadata(docs)
+        )
         return _to_documents(docs, items)
 
 
@@ -101,6 +105,11 @@ def _documents(documents: Any) -> list[Document]:
 def _texts(docs: list[Document]) -> list[str]:
     # page_content may be missing on objects built with model_construct; the core names the index.
     return [getattr(doc, "page_content", None) for doc in docs]  # type: ignore[misc]
+
+
+def _metadata(docs: list[Document]) -> list[Any]:
+    # Read by the reranker's rank_fields control; never modified.
+    return [getattr(doc, "metadata", None) for doc in docs]
 
 
 def _to_documents(docs: list[Document], items: list[RankedItem]) -> list[Document]:

@@ -72,7 +72,9 @@ class RerankPostprocessor(BaseNodePostprocessor):
             return []
         texts = self._texts(nodes)  # checked before the start event, which would reject them
         self._start(nodes, query_bundle)
-        items = self.reranker.rank(query, texts, top_n=self.top_n)
+        items = self.reranker.rank(
+            query, texts, top_n=self.top_n, metadata=_metadata(nodes)
+        )
         return self._finish(nodes, items)
 
     async def _apostprocess_nodes(
@@ -83,7 +85,9 @@ class RerankPostprocessor(BaseNodePostprocessor):
             return []
         texts = self._texts(nodes)  # checked before the start event, which would reject them
         self._start(nodes, query_bundle)
-        items = await self.reranker.arank(query, texts, top_n=self.top_n)
+        items = await self.reranker.arank(
+            query, texts, top_n=self.top_n, metadata=_metadata(nodes)
+        )
         return self._finish(nodes, items)
 
     # ------------------------------------------------------------------ conversion only
@@ -138,6 +142,11 @@ class RerankPostprocessor(BaseNodePostprocessor):
             out.append(NodeWithScore(node=node, score=float(item.score)))
         dispatcher.event(ReRankEndEvent(nodes=out))
         return out
+
+
+def _metadata(nodes: list[NodeWithScore]) -> list[Any]:
+    # Read by the reranker's rank_fields control (after _texts checked the node types).
+    return [nws.node.metadata for nws in nodes]
 
 
 def _union(existing: list[str], extra: list[str]) -> list[str]:

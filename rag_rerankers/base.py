@@ -1,9 +1,11 @@
 """The :class:`Reranker` base class: one ranking code path for every backend and adapter.
 
 A backend only says how to *score* candidates (``_score`` and, when it has a native async
-client, ``_ascore``). Everything else -- input checks, sorting, ties, ``top_n`` -- happens
-here once, so the core, the LangChain compressor and the LlamaIndex postprocessor give the
-same order and scores for the same candidates.
+client, ``_ascore``). Everything else -- input checks, sorting, ties, ``top_n`` and the ranking
+controls (normalization, thresholds, fallbacks, cache, long documents, ``rank_fields``,
+dedup; see :mod:`rag_rerankers.controls`) -- happens here once, so the core, the LangChain
+compressor and the LlamaIndex postprocessor give the same order and scores for the same
+candidates.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import logging
 import math
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final
 
+from rag_rerankers.controls import pipeline
+from rag_rerankers.controls.setup import DEFAULT_SETUP, RankingSetup, build_setup
 from rag_rerankers.errors import InvalidInputError
-from rag_rerankers.types import RankedItem, ScoreType
+from rag_rerankers.types import RankedItem, ScoreType, TokenWindow
 
 logger = logging.getLogger("rag_rerankers")
 
@@ -99,6 +103,23 @@ def check_documents(documents: object) -> list[str]:
     return docs
 
 
+def check_metadata(metadata: object, expected: int) -> list[Mapping[str, Any] | None] | None:
+    """Validate per-document metadata: ``None`` or one mapping (or ``None``) per document."""
+    if metadata is None:
+        return None
+    if isinstance(metadata, (str, bytes, Mapping)) or not isinstance(metadata, Sequence):
+        raise InvalidInputError(
+            f"metadata must be a sequence with one mapping per document, got {type(metadata).__name__}"
+        )
+    metas = list(metadata)
+    if len(metas) != expected:
+        raise InvalidInputError(f"got {len(metas)} metadata entries for {expected} documents")
+    for i, meta in enumerate(metas):
+        if meta is not None and not isinstance(meta, Mapping):
+            raise InvalidInputError(f"metadata {i} is {type(meta).__name__}, not a mapping")
+    return metas
+
+
 def sort_key(index_and_score: tuple[int, float]) -> tuple[bool, float, int]:
     """Order by score descending, ties in input order, NaN after everything (even -inf)."""
     index, score = index_and_score
@@ -121,6 +142,16 @@ class Reranker(ABC):
 
     backend: ClassVar[str] = "custom"
     score_type: ClassVar[ScoreType] = ScoreType.UNBOUNDED
+    independent_scores: ClassVar[bool] = True
+    """Whether a document's score is independent of the other candidates (the cache stores
+    scores per document when true, per whole candidate list when false, e.g. BM25)."""
+
+    supports_partial_scores: ClassVar[bool] = False
+    """Whether :meth:`_score_top` can score only the best ``top_n`` (a provider's ``top_n``);
+    the pipeline asks for less only where that gives the same result (no cache, no chunking,
+    no ``minmax``)."""
+
+    _ranking: RankingSetup = DEFAULT_SETUP
 
     def __init__(self, model: str | None = None, *, top_n: int | None = None) -> None:
         self.model = model
@@ -135,7 +166,48 @@ class Reranker(ABC):
         """Async scoring. Default: run :meth:`_score` in a worker thread (never blocks the loop)."""
         return await asyncio.to_thread(self._score, query, documents)
 
+    def _score_top(
+        self, query: str, documents: Sequence[str], top_n: int
+    ) -> Sequence[tuple[int, float]]:
+        """``(index, raw score)`` of at least the best ``top_n`` documents (only called when
+        ``supports_partial_scores`` is true)."""
+        raise NotImplementedError
+
+    async def _ascore_top(
+        self, query: str, documents: Sequence[str], top_n: int
+    ) -> Sequence[tuple[int, float]]:
+        """Async :meth:`_score_top`. Default: run it in a worker thread."""
+        return await asyncio.to_thread(self._score_top, query, documents, top_n)
+
+    def token_window(self) -> TokenWindow | None:
+        """The model's input window, for ``long_docs`` (``None``: unknown, the default)."""
+        return None
+
     # ----------------------------------------------------------------- public API
+    def configure(self, **controls: Any) -> Reranker:
+        """Set ``top_n`` and the ranking controls (``normalize``, ``score_threshold``, ``fallbacks``, ``on_error``,
+        ``cache``, ``long_docs``, ``rank_fields``, ``dedup``, ...; see
+        :data:`rag_rerankers.registry.CONTROL_OPTIONS`); returns ``self``.
+
+        :func:`~rag_rerankers.init_reranker` calls this with the controls of a config string.
+        Each call adds to the controls set before (a cache is rebuilt empty).
+
+        Example:
+            >>> from rag_rerankers import init_reranker
+            >>> rr = init_reranker("bm25").configure(score_threshold=0.1)
+            >>> [i.index for i in rr.rank("red apples", ["blue sky", "red apples"])]
+            [1]
+        """
+        if "top_n" in controls:
+            self.top_n = check_top_n(controls.pop("top_n"))
+        self._ranking = build_setup(self, {**self._ranking.options, **controls})
+        return self
+
+    @property
+    def ranking_setup(self) -> RankingSetup:
+        """The controls, fallback rerankers and cache that :meth:`rank` applies."""
+        return self._ranking
+
     @property
     def name(self) -> str:
         """``backend:model``, e.g. ``"embedding:sentence-transformers/all-MiniLM-L6-v2"``."""
@@ -156,7 +228,12 @@ class Reranker(ABC):
         return self._checked_scores(self._score(query, docs), len(docs))
 
     def rank(
-        self, query: str, documents: Sequence[str], top_n: int | None | _Unset = UNSET
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_n: int | None | _Unset = UNSET,
+        *,
+        metadata: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> list[RankedItem]:
         """Rerank ``documents`` for ``query``.
 
@@ -165,25 +242,34 @@ class Reranker(ABC):
             documents: candidate texts.
             top_n: keep the best ``top_n``; ``None`` keeps all; not given: this reranker's
                 own ``top_n``.
+            metadata: optional metadata of each document (read by ``rank_fields``).
 
         Returns:
             :class:`RankedItem` objects, best first; ties keep input order, NaN scores go last.
+            ``score`` is the normalized score; ``metadata`` holds ``raw_score``,
+            ``reranked_by`` and ``reranked`` (plus ``chunk_span``/``chunks``,
+            ``duplicates``/``duplicate_of`` when those controls apply).
         """
         query, docs, n = self._prepare(query, documents, top_n)
+        metas = check_metadata(metadata, len(docs))
         if not docs:
             return []
-        scores = self._checked_scores(self._score(query, docs), len(docs))
-        return self._finalize(docs, scores, n)
+        return pipeline.run(pipeline.rank_steps(self, query, docs, metas, n))
 
     async def arank(
-        self, query: str, documents: Sequence[str], top_n: int | None | _Unset = UNSET
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_n: int | None | _Unset = UNSET,
+        *,
+        metadata: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> list[RankedItem]:
         """Async :meth:`rank`; never blocks the event loop."""
         query, docs, n = self._prepare(query, documents, top_n)
+        metas = check_metadata(metadata, len(docs))
         if not docs:
             return []
-        scores = self._checked_scores(await self._ascore(query, docs), len(docs))
-        return self._finalize(docs, scores, n)
+        return await pipeline.arun(pipeline.rank_steps(self, query, docs, metas, n))
 
     def rank_many(
         self,

@@ -103,6 +103,11 @@ def parse_spec(spec: str) -> Spec:
             "'cohere:rerank-v3.5?top_n=5'"
         )
     shown = redact_spec(spec)  # error messages quote this, never the key itself
+    if "|" in text:
+        raise ConfigError(
+            f"{shown!r} is a fallback chain ('a | b'): build it with init_reranker, which "
+            "splits it; parse_spec reads one reranker"
+        )
     head, sep, query = text.partition("?")
     backend, colon, model = head.partition(":")
     backend = backend.strip().lower()

@@ -139,3 +139,16 @@ class APITimeoutError(RerankAPIError, TimeoutError):
     """Connecting or reading the response took longer than the configured timeout."""
 
     retryable = True
+
+
+class AllRerankersFailedError(RerankerError, RuntimeError):
+    """Every reranker of a fallback chain failed (``on_error="fallback"``).
+
+    ``errors`` holds ``(reranker name, exception)`` for each attempt, in order; the last
+    exception is also the ``__cause__``.
+    """
+
+    def __init__(self, errors: list[tuple[str, BaseException]]) -> None:
+        self.errors = errors
+        causes = "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in errors)
+        super().__init__(f"every reranker in the fallback chain failed ({causes})")

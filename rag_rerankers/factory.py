@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from rag_rerankers.base import Reranker, check_top_n
-from rag_rerankers.config import Spec, parse_spec, spec_from_mapping
+from rag_rerankers.config import Spec, parse_spec, redact_spec, spec_from_mapping
 from rag_rerankers.errors import ConfigError
-from rag_rerankers.registry import get_backend
+from rag_rerankers.registry import CONTROL_OPTION_NAMES, get_backend
 
 RerankerSpec = str | Mapping[str, Any] | Reranker
 """What :func:`init_reranker` accepts: a config string, a dict, or a ready reranker."""
@@ -55,8 +55,9 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
 
     Args:
         spec: ``"backend[:model][?key=value&...]"``, ``{"backend": ..., "model": ..., **options}``
-            or a :class:`Reranker`.
-        **overrides: options (and ``model``) that take precedence over the spec's.
+            or a :class:`Reranker`. A fallback chain is written ``"first | second | ..."``.
+        **overrides: options (and ``model``) that take precedence over the spec's. Ranking
+            controls (:data:`~rag_rerankers.registry.CONTROL_OPTIONS`) apply to the whole chain.
 
     Raises:
         ConfigError: unknown backend or option, malformed string, wrong option type.
@@ -68,6 +69,8 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
         2
         >>> init_reranker({"backend": "bm25", "k1": 1.2}).k1
         1.2
+        >>> [r.name for r in init_reranker("embedding?offline=true | bm25").ranking_setup.fallbacks]
+        ['bm25']
     """
     if isinstance(spec, Reranker):
         if overrides:
@@ -76,14 +79,63 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
                 "string or dict instead"
             )
         return spec
+    if isinstance(spec, str) and "|" in spec:
+        return _init_chain(spec, overrides)
     info, model, options = validate_spec(to_spec(spec, **overrides))
+    controls = {k: options.pop(k) for k in list(options) if k in CONTROL_OPTION_NAMES}
+    reranker = _build(info, model, options)
+    return reranker.configure(**controls) if controls else reranker
+
+
+def _build(info: Any, model: str | None, options: dict[str, Any]) -> Reranker:
+    """Construct a backend from checked options (ranking controls already removed)."""
     cls = info.load_class()
-    if info.default_model is None and model is None:
-        return cls(**options)
     if model is not None and "model" not in inspect.signature(cls).parameters:
         # e.g. "bm25:x": a clear ConfigError rather than the constructor's TypeError
         raise ConfigError(f"backend {info.name!r} takes no model: write {info.name!r} without ':...'")
-    return cls(model=model, **options)
+    reranker = cls(**options) if info.default_model is None and model is None else cls(
+        model=model, **options
+    )
+    # What the result cache keys on: the declared, non-secret backend options.
+    reranker._option_names = tuple(  # type: ignore[attr-defined]
+        opt.name for opt in info.options if not opt.secret
+    )
+    return reranker
+
+
+def _init_chain(spec: str, overrides: dict[str, Any]) -> Reranker:
+    """``"a | b | c"``: build ``a`` with ``b`` and ``c`` as fallbacks.
+
+    Controls written in any segment apply to the whole chain (a control given twice with
+    different values is an error); backend options and ``overrides`` stay with their segment
+    (``overrides`` go to the first).
+    """
+    segments = [part.strip() for part in spec.split("|")]
+    if any(not part for part in segments):
+        raise ConfigError(f"empty reranker in the fallback chain {redact_spec(spec)!r}")
+    controls: dict[str, Any] = {}
+    fallbacks: list[Any] = []
+    members: list[Reranker] = []
+    for position, segment in enumerate(segments):
+        info, model, options = validate_spec(
+            to_spec(segment, **overrides) if position == 0 else to_spec(segment)
+        )
+        for name in [k for k in options if k in CONTROL_OPTION_NAMES]:
+            value = options.pop(name)
+            if name == "fallbacks":
+                fallbacks.append(value)
+            elif name in controls and controls[name] != value:
+                raise ConfigError(
+                    f"control {name!r} is given twice with different values in {redact_spec(spec)!r}: "
+                    "controls apply to the whole chain"
+                )
+            else:
+                controls[name] = value
+        members.append(_build(info, model, options))
+    extra = [item for value in fallbacks for item in (value if isinstance(value, tuple) else [value])]
+    return members[0].configure(fallbacks=[*members[1:], *extra], **controls)
+
+
 
 
 def adapter_fields(owner: str, reranker: Any, fields: dict[str, Any]) -> dict[str, Any]:

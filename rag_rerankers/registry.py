@@ -24,7 +24,7 @@ from rag_rerankers.errors import ConfigError, MissingDependencyError
 if TYPE_CHECKING:
     from rag_rerankers.base import Reranker
 
-OptionType = Literal["int", "float", "bool", "str"]
+OptionType = Literal["int", "float", "bool", "str", "list"]
 Kind = Literal["lexical", "local", "api"]
 
 
@@ -60,6 +60,9 @@ class Option:
                     f"option {self.name!r} of backend {backend!r} must be a finite number, "
                     f"got {value!r}"
                 )
+        elif self.type == "list":  # a list/tuple, or a str the option itself splits
+            ok = isinstance(value, (str, list, tuple))
+            value = tuple(value) if isinstance(value, list) else value
         else:  # str: the config parser may have typed "1" as 1; take the text back
             if isinstance(value, (bool, int, float)):
                 value = format_value(value)
@@ -116,10 +119,15 @@ class BackendInfo:
     docs_url: str | None = None
 
     def all_options(self) -> tuple[Option, ...]:
+        """The constructor's options: ``top_n`` and this backend's own."""
         return COMMON_OPTIONS + self.options
 
+    def accepted_options(self) -> tuple[Option, ...]:
+        """Everything a spec may set: :meth:`all_options` plus the ranking controls."""
+        return self.all_options() + CONTROL_OPTIONS
+
     def option_map(self) -> dict[str, Option]:
-        return {opt.name: opt for opt in self.all_options()}
+        return {opt.name: opt for opt in self.accepted_options()}
 
     def check_dependencies(self) -> None:
         """Raise :class:`MissingDependencyError` naming the extra if a requirement is missing."""
@@ -153,7 +161,7 @@ class BackendInfo:
             "install": f'pip install "rag-rerankers[{self.extra}]"',
             "score_type": self.score_type,
             "description": self.description,
-            "options": [opt.as_dict() for opt in self.all_options()],
+            "options": [opt.as_dict() for opt in self.accepted_options()],
             "docs_url": self.docs_url,
         }
 
@@ -167,9 +175,53 @@ BM25_STOPWORDS: tuple[str, ...] = (
     "no", "norwegian", "zh", "chinese", "tr", "turkish", "ko", "korean", "da", "danish",
 )
 
+CONTROL_OPTIONS: tuple[Option, ...] = (
+    Option("normalize", "str", "auto",
+           "Score mapping: 'auto' (sigmoid for logits, similarity to [0,1], 0-1 scores kept), "
+           "'none' (raw), 'sigmoid', 'minmax' (per list; makes thresholds meaningless).",
+           choices=("auto", "none", "sigmoid", "minmax")),
+    Option("score_threshold", "float", None,
+           "Drop candidates whose (normalized) score is below this; applied before top_n."),
+    Option("fallbacks", "list", None,
+           "Rerankers tried in order when this one fails (config strings, dicts or Rerankers); "
+           "also written 'cohere:rerank-v3.5 | flashrank'."),
+    Option("on_error", "str", None,
+           "On a backend error: 'raise', 'fallback' (try the fallbacks; the default when there "
+           "are some) or 'passthrough' (then keep the retrieval order, reranked=False).",
+           choices=("raise", "fallback", "passthrough")),
+    Option("cache", "str", None,
+           "Cache raw scores: 'memory' (LRU) or 'disk' (diskcache); none by default.",
+           choices=("memory", "disk", "none")),
+    Option("cache_size", "int", 10_000, "Most cache entries (disk: about 1 KiB each).",
+           nullable=False),
+    Option("cache_dir", "str", None,
+           "Folder of the disk cache (default $RAG_RERANKERS_CACHE_DIR or "
+           "~/.cache/rag-rerankers/scores)."),
+    Option("long_docs", "str", "truncate",
+           "'truncate' (the model or chunk_size cuts long documents) or 'chunk' (overlapping "
+           "windows, each scored, pooled).", nullable=False, choices=("truncate", "chunk")),
+    Option("chunk_size", "int", None,
+           "Tokens (words without a tokenizer) per window; default: the model's window."),
+    Option("chunk_overlap", "int", None, "Tokens shared by neighbouring windows (default: a quarter)."),
+    Option("pooling", "str", "max", "Document score from its windows: 'max', 'mean' or 'first'.",
+           nullable=False, choices=("max", "mean", "first")),
+    Option("rank_fields", "list", None,
+           "Metadata fields the reranker reads before the content ('title,author'), or a "
+           "template ('{title}: {content}')."),
+    Option("dedup", "str", "keep",
+           "Identical contents are scored once; 'keep' returns every copy, 'collapse' only the "
+           "first (listing the others in metadata).", nullable=False, choices=("keep", "collapse")),
+)
+"""Ranking controls every backend accepts (declared once here), applied by
+:meth:`Reranker.rank` through :meth:`Reranker.configure`; never passed to backend
+constructors (see :mod:`rag_rerankers.controls`)."""
+
+CONTROL_OPTION_NAMES: frozenset[str] = frozenset(opt.name for opt in CONTROL_OPTIONS)
+
 COMMON_OPTIONS: tuple[Option, ...] = (
     Option("top_n", "int", None, "Keep the best N candidates (None keeps all)."),
 )
+"""Constructor options every backend takes (the ranking controls are in CONTROL_OPTIONS)."""
 
 _LOCAL_OPTIONS: tuple[Option, ...] = (
     Option("device", "str", None, "Torch device ('cpu', 'cuda', 'cuda:1', 'mps'); default: best available."),

@@ -61,3 +61,29 @@ class RankedItem:
             f"RankedItem(index={self.index}, score={self.score!r}, rank={self.rank}, "
             f"document={self.document!r}, metadata={dict(self.metadata)!r})"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenWindow:
+    """How much text a backend's model reads per input, for ``long_docs`` handling.
+
+    A backend returns one from :meth:`Reranker.token_window` when it knows its window.
+
+    Attributes:
+        max_tokens: tokens the model reads per input, special tokens included.
+        tokenizer: a Hugging Face tokenizer (a fast one gives character offsets), or ``None``
+            to count whitespace-separated words.
+        pair_with_query: the query shares the window with the document (cross-encoders).
+        reserved: special tokens the model adds ([CLS], [SEP], ...).
+        lock: held while the tokenizer runs (fast tokenizers are not thread-safe).
+
+    Example:
+        >>> TokenWindow(max_tokens=512).reserved
+        2
+    """
+
+    max_tokens: int
+    tokenizer: Any = None
+    pair_with_query: bool = False
+    reserved: int = 2
+    lock: Any = None

@@ -57,7 +57,7 @@ def test_over_limit_without_splitting_is_a_bad_request(backend, server):
 def test_tei_splits_at_32_by_default(server):
     server.max_documents = {"tei": 32}  # TEI's default --max-client-batch-size
     rr = make("tei", server)
-    docs = DOCS * 3  # 90 texts
+    docs = [f"{d} {i}" for i, d in enumerate(DOCS * 3)]  # 90 distinct texts (copies: scored once)
     assert len(rr.rank(QUERY, docs, top_n=None)) == 90
     assert [len(r.body["texts"]) for r in server.requests] == [32, 32, 26]
 

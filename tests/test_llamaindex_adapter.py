@@ -62,7 +62,10 @@ def test_postprocess_returns_new_nodes(events) -> None:
     assert out[0].score >= out[1].score and isinstance(out[0].score, float)
     assert [n.model_dump() for n in nodes] == [n.model_dump() for n in before]  # untouched
     assert out[0].node is not nodes[2].node
-    assert out[0].node.metadata == {"i": 2}
+    # Original metadata kept; the ranking controls add raw_score / reranked_by / reranked.
+    assert out[0].node.metadata == {
+        "i": 2, "raw_score": out[0].score, "reranked_by": "bm25", "reranked": True
+    }
     start, end = events
     assert isinstance(start, ReRankStartEvent) and start.top_n == 2 and start.model_name == "bm25"
     assert isinstance(end, ReRankEndEvent) and [n.node.node_id for n in end.nodes] == ["n2", "n1"]

@@ -50,6 +50,18 @@ def _check_order(scores: list[float]) -> None:
     assert nan_at == list(range(len(finite), len(scores)))  # NaN only at the end
 
 
+# Facts the ranking adds to each result's metadata (rag_rerankers.controls).
+RANKING_FACTS = {"raw_score", "reranked", "reranked_by", "duplicates", "duplicate_of",
+                 "chunk_span", "chunks"}
+
+
+def _check_metadata(out: dict, source: dict, adapter_keys: set[str]) -> None:
+    """Every source key kept with its value; anything added is a documented fact."""
+    assert {k: out[k] for k in source} == source
+    assert set(out) - set(source) <= RANKING_FACTS | adapter_keys
+    assert adapter_keys <= set(out)
+
+
 def _expected_len(n: int, top_n: int | None) -> int:
     return n if top_n is None else min(n, top_n)
 
@@ -113,7 +125,7 @@ def test_langchain_invariants(cands, query, top_n, use_async) -> None:
     for d in out:
         src = by_id[d.id]
         assert d.page_content == src.page_content and d is not src
-        assert {k: v for k, v in d.metadata.items() if k != "relevance_score"} == src.metadata
+        _check_metadata(d.metadata, src.metadata, {"relevance_score"})
         assert d.metadata is not src.metadata
     _check_order([d.metadata["relevance_score"] for d in out])
     # deterministic, and the same through the other (sync/async) path
@@ -157,8 +169,10 @@ def test_llamaindex_invariants(cands, query, top_n, use_async, keep_score) -> No
     for n in out:
         src = by_id[n.node.node_id]
         assert n.node.text == src.node.text and n.node is not src.node
-        extra = {"retrieval_score": src.score} if keep_score else {}
-        assert n.node.metadata == {**src.node.metadata, **extra}
+        _check_metadata(n.node.metadata, src.node.metadata,
+                        {"retrieval_score"} if keep_score else set())
+        if keep_score:
+            assert n.node.metadata["retrieval_score"] == src.score
         assert n.node.metadata is not src.node.metadata
     _check_order([n.score for n in out])
     again = run()

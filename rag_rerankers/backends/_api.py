@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from rag_rerankers.base import UNSET, Reranker, _Unset, sort_key
+from rag_rerankers.base import Reranker
 from rag_rerankers.errors import (
     APIAuthenticationError,
     APIBadRequestError,
@@ -43,7 +43,7 @@ from rag_rerankers.errors import (
     ConfigError,
     RerankAPIError,
 )
-from rag_rerankers.types import RankedItem, ScoreType
+from rag_rerankers.types import ScoreType
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -439,6 +439,10 @@ class APIReranker(Reranker):
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
+            # A client refers to its loop (transports, futures), so the weak key alone never
+            # frees it: forget clients of closed loops, e.g. one per asyncio.run(arank(...)).
+            for old in [key for key in self._aclients if key.is_closed()]:
+                self._aclients.pop(old, None)
             client = self._aclients[loop] = self._make_async_client()
         return client
 
@@ -555,34 +559,19 @@ class APIReranker(Reranker):
     async def _ascore(self, query: str, documents: Sequence[str]) -> list[float]:
         return [s for _, s in sorted(await self._apairs(query, list(documents), None))]
 
-    # With a top_n, ask the provider for only the best top_n of each request: less to send
-    # back and, above all, less for the SDK to parse (Cohere's SDK spends ~0.1 ms per result).
-    # The best top_n of each chunk contain the best top_n overall, so splitting stays exact.
-    def rank(
-        self, query: str, documents: Sequence[str], top_n: int | None | _Unset = UNSET
-    ) -> list[RankedItem]:
-        query, docs, n = self._prepare(query, documents, top_n)
-        if not docs:
-            return []
-        return self._top(docs, self._pairs(query, docs, n), n)
+    # With a top_n, the ranking pipeline asks the provider for only the best top_n of each
+    # request (when that gives the same result): less to send back and, above all, less for
+    # the SDK to parse (Cohere's SDK spends ~0.1 ms per result). The best top_n of each chunk
+    # contain the best top_n overall, so splitting stays exact.
+    supports_partial_scores = True
 
-    async def arank(
-        self, query: str, documents: Sequence[str], top_n: int | None | _Unset = UNSET
-    ) -> list[RankedItem]:
-        query, docs, n = self._prepare(query, documents, top_n)
-        if not docs:
-            return []
-        return self._top(docs, await self._apairs(query, docs, n), n)
+    def _score_top(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
+        return self._pairs(query, list(documents), top_n)
 
-    @staticmethod
-    def _top(docs: list[str], pairs: list[tuple[int, float]], n: int | None) -> list[RankedItem]:
-        order = sorted(pairs, key=sort_key)
-        if n is not None:
-            order = order[:n]
-        return [
-            RankedItem(index=i, score=s, rank=r, document=docs[i])
-            for r, (i, s) in enumerate(order, start=1)
-        ]
+    async def _ascore_top(
+        self, query: str, documents: Sequence[str], top_n: int
+    ) -> list[tuple[int, float]]:
+        return await self._apairs(query, list(documents), top_n)
 
     # ----------------------------------------------------------------- lifecycle
     def close(self) -> None:

@@ -24,6 +24,7 @@ class BM25Reranker(Reranker):
 
     backend = "bm25"
     score_type = ScoreType.UNBOUNDED
+    independent_scores = False  # IDF comes from the candidate list itself
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from typing import Any
 from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
-from rag_rerankers.types import ScoreType
+from rag_rerankers.types import ScoreType, TokenWindow
 
 
 def load_sentence_transformer(
@@ -72,6 +72,14 @@ class EmbeddingReranker(Reranker):
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         self._loaded = load_sentence_transformer(model, device=device, offline=offline)
+
+    def token_window(self) -> TokenWindow | None:
+        """The model's window (``max_seq_length``) and tokenizer, for ``long_docs="chunk"``."""
+        st = self._loaded.model
+        limit = getattr(st, "max_seq_length", None) or getattr(st.tokenizer, "model_max_length", None)
+        if not limit or limit > 1_000_000:  # unset: transformers reports a huge sentinel
+            return None
+        return TokenWindow(max_tokens=int(limit), tokenizer=st.tokenizer, lock=self._loaded.lock)
 
     def _score(self, query: str, documents: Sequence[str]) -> list[float]:
         import torch
