@@ -419,11 +419,16 @@ def faults(
             results = asyncio.run(_run_faulty(rr, queries, docs, concurrency))
             report.update(summarize("fallback", results, bound_off, server))
             by: dict[str, int] = {}
-            for out, _ in results:
+            primary_correct = 0
+            for k, (out, _) in enumerate(results):
                 if not isinstance(out, BaseException) and out:
-                    name = str(out[0].metadata.get("reranked_by"))
+                    names = {str(item.metadata.get("reranked_by")) for item in out}
+                    name = names.pop() if len(names) == 1 else f"mixed {sorted(names)}"
                     by[name] = by.get(name, 0) + 1
+                    if name == rr.name:
+                        primary_correct += [i for i, _ in _key(out)] == want[k]
             report["fallback_reranked_by"] = by
+            report["fallback_primary_correct"] = primary_correct
             report["fallback_results"] = results  # for the tests' checks; not printed
             server.clear_faults()
     return report

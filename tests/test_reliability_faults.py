@@ -37,3 +37,13 @@ def test_without_retries_every_failure_is_typed(report) -> None:
 @pytest.mark.parametrize("run", ["retries", "no_retries"])
 def test_no_call_outlives_its_bound(report, run) -> None:
     assert report[f"{run}_max_call_s"] <= report[f"{run}_bound_s"]
+
+
+def test_with_a_fallback_every_request_gets_a_ranking_naming_its_backend(report) -> None:
+    assert report["fallback_errors"] == 0 and report["fallback_ok"] == report["requests"]
+    by = report["fallback_reranked_by"]
+    primary = "jina:jina-reranker-v3"
+    assert set(by) == {primary, "bm25"}, by  # every item says who ranked it
+    assert by["bm25"] == report["fallback_faults_injected"]  # each failed request fell back
+    assert report["fallback_primary_correct"] == by[primary]
+    assert report["fallback_max_call_s"] <= report["fallback_bound_s"]
