@@ -30,7 +30,7 @@ _FALSE = {"false", "no", "off"}
 _NONE = {"none", "null"}
 # Option names whose values are never echoed back in error messages.
 _SECRET_VALUE_RE = re.compile(
-    r"(?i)([?&][^=&?]*(?:key|secret|token|password|auth)[^=&?]*=)[^&]*"
+    r"(?i)([?&][^=&?|]*(?:key|secret|token|password|auth)[^=&?|]*=)[^&|]*"
 )
 
 

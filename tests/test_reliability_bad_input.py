@@ -274,6 +274,8 @@ MALFORMED = [
     "bm25?method=bm26", "bm25?top_n=true", "embedding?offline=maybe",
     "embedding?offline=true&batch_size=0", "embedding?offline=true&batch_size=-3",
     "embedding?offline=true&device=nonsense",
+    "bm25 |", "| bm25", "bm25 || bm25", "bm25?normalize=x | bm25",
+    "bm25?dedup=keep | bm25?dedup=collapse", "bm25?fallbacks=nope", "bm25?score_threshold=nan",
 ]
 
 

@@ -190,6 +190,8 @@ async def test_async_errors_never_show_the_key(provider, server, monkeypatch, al
         "cohere?api_key={k}&nope=1",
         "cohere?api_key={k}&top_n=abc",
         "jina?token={k}",
+        "cohere?api_key={k} | ",
+        "cohere?api_key={k}&dedup=keep | bm25?dedup=collapse",
     ],
 )
 def test_config_errors_never_echo_the_key(spec) -> None:
