@@ -15,7 +15,8 @@ and this script runs them at full size and prints the figures:
   500, 503, read timeouts, connection resets, and malformed JSON); with retries, with retries
   off, and with a fallback chain when available.
 
-Run: ``python benchmarks/reliability_load.py [--only threads,memory,async,faults] [--quick]``
+Run: ``python benchmarks/reliability_load.py [--only threads,memory,memory-local,async,faults]
+[--quick] [--local-calls 1000]`` (``memory`` includes ``memory-local``).
 """
 
 from __future__ import annotations
@@ -442,7 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="threads,memory,async,faults")
     parser.add_argument("--quick", action="store_true", help="CI sizes (a smoke run)")
     parser.add_argument("--model", default="embedding?offline=true",
-                        help="local reranker for the threads scenario")
+                        help="local reranker for the threads and memory scenarios")
+    parser.add_argument("--local-calls", type=int, default=1_000,
+                        help="calls of the local-model memory run (slow on a busy machine)")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
     quick = args.quick
@@ -459,10 +462,11 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in only:
         show("memory (bm25)", memory_over_calls(init_reranker("bm25"),
                                                 calls=1_000 if quick else 10_000))
+    if "memory" in only or "memory-local" in only:
         local = init_reranker(args.model)
         with ThreadPoolExecutor(1) as pool:  # off the main thread: see threads_shared_model
-            fig = pool.submit(memory_over_calls, local, calls=40 if quick else 1_000,
-                              warmup=20 if quick else 100, trace=False).result()
+            fig = pool.submit(memory_over_calls, local, calls=40 if quick else args.local_calls,
+                              warmup=20 if quick else 30, trace=False).result()
         show("memory (local model, RSS only)", fig)
     if "async" in only:
         show("async", async_concurrent(requests=200 if quick else 1_000))
