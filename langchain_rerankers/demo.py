@@ -22,7 +22,7 @@ from pydantic import ConfigDict
 
 from rag_rerankers.sample import SampleCorpus, load_sample
 
-METRICS = ("nDCG@10", "RR@10", "R@10")
+METRICS = ("nDCG@10", "MRR@10", "Recall@10")
 DEFAULT_QUERY = "q09"
 
 
@@ -98,19 +98,10 @@ def build_first_stage(sample: SampleCorpus, k: int = 20) -> FaissRetriever:
 
 
 def evaluate(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
-    """nDCG@10, MRR@10 and Recall@10 with ir-measures (trec_eval conventions)."""
-    import ir_measures
+    """Mean nDCG@10, MRR@10 and Recall@10 over the judged queries (ir-measures)."""
+    from rag_rerankers.evaluation.metrics import mean, per_query
 
-    measures = [ir_measures.parse_measure(m) for m in METRICS]
-    # trec_eval sorts by score and breaks ties by doc id: give strictly decreasing scores.
-    run = [
-        ir_measures.ScoredDoc(qid, doc_id, float(len(ranked) - r))
-        for qid, ranked in runs.items()
-        for r, doc_id in enumerate(ranked)
-    ]
-    rels = [ir_measures.Qrel(qid, d, g) for qid, judged in qrels.items() for d, g in judged.items()]
-    result = ir_measures.calc_aggregate(measures, rels, run)
-    return {str(m): float(result[m]) for m in measures}
+    return mean(per_query(runs, qrels, METRICS, qids=list(qrels)), METRICS)
 
 
 def run_demo(

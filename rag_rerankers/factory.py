@@ -13,7 +13,8 @@ from rag_rerankers.errors import ConfigError
 from rag_rerankers.registry import CONTROL_OPTION_NAMES, get_backend
 
 RerankerSpec = str | Mapping[str, Any] | Reranker
-"""What :func:`init_reranker` accepts: a config string, a dict, or a ready reranker."""
+"""What :func:`init_reranker` accepts: a config string, a dict, or a ready reranker (and, for
+interop, a LangChain ``BaseCrossEncoder``)."""
 
 
 def to_spec(spec: str | Mapping[str, Any], **overrides: Any) -> Spec:
@@ -53,6 +54,9 @@ def validate_spec(spec: Spec) -> tuple[Any, str | None, dict[str, Any]]:
 def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
     """Build a reranker from a config string, a dict, or return a :class:`Reranker` as is.
 
+    A LangChain ``BaseCrossEncoder`` (e.g. ``HuggingFaceCrossEncoder``) is accepted too and
+    wrapped by :class:`~rag_rerankers.backends.langchain_cross_encoder.LangChainCrossEncoderReranker`.
+
     Args:
         spec: ``"backend[:model][?key=value&...]"``, ``{"backend": ..., "model": ..., **options}``
             or a :class:`Reranker`. A fallback chain is written ``"first | second | ..."``.
@@ -72,6 +76,7 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
         >>> [r.name for r in init_reranker("embedding?offline=true | bm25").ranking_setup.fallbacks]
         ['bm25']
     """
+    spec = _wrap_foreign(spec)
     if isinstance(spec, Reranker):
         if overrides:
             raise ConfigError(
@@ -136,6 +141,20 @@ def _init_chain(spec: str, overrides: dict[str, Any]) -> Reranker:
     return members[0].configure(fallbacks=[*members[1:], *extra], **controls)
 
 
+
+
+def _wrap_foreign(spec: Any) -> Any:
+    """Wrap objects from other libraries that can rank (a LangChain ``BaseCrossEncoder``)."""
+    if isinstance(spec, (str, Mapping, Reranker)):
+        return spec
+    from rag_rerankers.backends.langchain_cross_encoder import (
+        LangChainCrossEncoderReranker,
+        is_langchain_cross_encoder,
+    )
+
+    if is_langchain_cross_encoder(spec):
+        return LangChainCrossEncoderReranker(spec)
+    return spec
 
 
 def adapter_fields(owner: str, reranker: Any, fields: dict[str, Any]) -> dict[str, Any]:

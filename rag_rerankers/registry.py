@@ -235,6 +235,11 @@ _LOCAL_OPTIONS: tuple[Option, ...] = (
     ),
 )
 
+_MAX_LENGTH = Option(
+    "max_length", "int", None, "Max tokens per scored input (longer ones are truncated, with a warning); default: the model's."
+)
+
+
 def _api_options(
     env: tuple[str, ...], max_documents: int, *, base_url_env: tuple[str, ...] = ()
 ) -> tuple[Option, ...]:
@@ -290,6 +295,76 @@ _BUILTIN: tuple[BackendInfo, ...] = (
         + (
             Option("query_prefix", "str", "", "Text put before the query (e.g. 'query: ' for e5).", nullable=False),
             Option("document_prefix", "str", "", "Text put before each document (e.g. 'passage: ').", nullable=False),
+        ),
+        requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
+    ),
+    BackendInfo(
+        name="cross-encoder",
+        target="rag_rerankers.backends.cross_encoder:CrossEncoderReranker",
+        kind="local",
+        extra="cross-encoder",
+        description="Cross-encoder (sentence-transformers): query and document read jointly; "
+        "one- or two-logit heads; optional ONNX/int8 CPU fast path.",
+        score_type="logit",
+        default_model="cross-encoder/ms-marco-MiniLM-L-6-v2",
+        aliases=(Alias("bge", "BAAI/bge-reranker-v2-m3"),),
+        options=_LOCAL_OPTIONS
+        + (
+            _MAX_LENGTH,
+            Option("dtype", "str", None, "Weights dtype (default: the model's).",
+                   choices=("float32", "float16", "bfloat16")),
+            Option("engine", "str", "torch", "Inference engine: torch, or onnx (ONNX Runtime, CPU).",
+                   nullable=False, choices=("torch", "onnx")),
+            Option("quantize", "str", None, "int8: dynamic int8 quantization (CPU fast path).",
+                   choices=("int8",)),
+        ),
+        requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
+    ),
+    BackendInfo(
+        name="flashrank",
+        target="rag_rerankers.backends.flashrank:FlashRankReranker",
+        kind="local",
+        extra="flashrank",
+        description="FlashRank: small ONNX cross-encoders on ONNX Runtime (CPU), no torch needed.",
+        score_type="probability",
+        default_model="ms-marco-TinyBERT-L-2-v2",
+        options=_LOCAL_OPTIONS
+        + (
+            Option("max_length", "int", 512, "Max tokens of query + document (longer ones are truncated, with a warning).", nullable=False),
+            Option("model_cache_dir", "str", None, "FlashRank's cache_dir: the folder holding <model>/ (default: /tmp)."),
+        ),
+        requires=(("flashrank", "flashrank"), ("onnxruntime", "onnxruntime")),
+    ),
+    BackendInfo(
+        name="mxbai",
+        target="rag_rerankers.backends.mxbai:MxbaiReranker",
+        kind="local",
+        extra="mxbai",
+        description="mxbai-rerank-v2: a Qwen2 causal LM scoring relevance as the '1' vs '0' logit.",
+        score_type="logit",
+        default_model="mixedbread-ai/mxbai-rerank-base-v2",
+        aliases=(Alias("mxbai-rerank"),),
+        options=_LOCAL_OPTIONS
+        + (
+            Option("max_length", "int", 8192, "Max tokens of query + document (capped by the model; longer ones are truncated, with a warning).", nullable=False),
+            Option("dtype", "str", None, "Weights dtype (default: the checkpoint's).",
+                   choices=("float32", "float16", "bfloat16")),
+            Option("instruction", "str", None, "Optional task instruction put before the query."),
+        ),
+        requires=(("transformers", "transformers"), ("torch", "torch")),
+    ),
+    BackendInfo(
+        name="colbert",
+        target="rag_rerankers.backends.colbert:ColBERTReranker",
+        kind="local",
+        extra="colbert",
+        description="ColBERTv2 late interaction (MaxSim) via sentence-transformers' MultiVectorEncoder.",
+        score_type="unbounded",
+        default_model="colbert-ir/colbertv2.0",
+        aliases=(Alias("late-interaction"),),
+        options=_LOCAL_OPTIONS
+        + (
+            Option("max_length", "int", None, "Max document tokens (default: the checkpoint's doc_maxlen; longer ones are truncated, with a warning)."),
         ),
         requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
     ),

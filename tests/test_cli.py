@@ -39,7 +39,7 @@ def _run(*args: str) -> str:
 
 
 def _figures(out: str) -> dict[str, tuple[float, float]]:
-    rows = re.findall(r"^\s+(nDCG@10|RR@10|R@10)\s+([\d.]+)\s+([\d.]+)", out, re.M)
+    rows = re.findall(r"^\s+(nDCG@10|MRR@10|Recall@10)\s+([\d.]+)\s+([\d.]+)", out, re.M)
     return {m: (float(b), float(a)) for m, b, a in rows}
 
 
@@ -47,7 +47,7 @@ def test_demo_default_reranker_improves_ranking() -> None:
     out = _run("demo")
     assert "before (first stage):" in out and "after (reranked):" in out
     figures = _figures(out)
-    assert set(figures) == {"nDCG@10", "RR@10", "R@10"}
+    assert set(figures) == {"nDCG@10", "MRR@10", "Recall@10"}
     before, after = figures["nDCG@10"]
     assert after > before + 0.1  # the bi-encoder fixes the weak first stage
 

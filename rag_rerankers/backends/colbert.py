@@ -1,0 +1,123 @@
+"""``colbert``: late interaction (MaxSim) over a ColBERTv2 checkpoint.
+
+The engine is sentence-transformers' own ``MultiVectorEncoder`` (6.x), which loads Stanford-NLP
+ColBERTv2 folders as they are published (``HF_ColBERT`` config, BERT weights, the projection
+stored as ``linear.weight``, ``artifact.metadata`` with the query/document markers and lengths)
+and reproduces colbert-ai's encoding: ``[MASK]``-expanded queries of ``query_maxlen`` tokens,
+documents cut at ``doc_maxlen`` with punctuation left out of the match. Why not RAGatouille,
+PyLate or colbert-ai: see ``docs/local-backends.md``.
+
+Score: for each query token, the best cosine similarity with any document token, summed over
+the query tokens (:attr:`ScoreType.UNBOUNDED`; at most the query length, 32 by default).
+
+Example:
+    >>> from rag_rerankers.registry import get_backend
+    >>> get_backend("colbert")[1]
+    'colbert-ir/colbertv2.0'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rag_rerankers.backends._local import TruncationWarner
+from rag_rerankers.base import Reranker
+from rag_rerankers.errors import ConfigError
+from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
+from rag_rerankers.types import ScoreType
+
+DEFAULT_MODEL = "colbert-ir/colbertv2.0"
+
+
+def load_colbert(
+    name: str, *, device: str | None = None, offline: bool = False
+) -> LoadedModel[Any]:
+    """Load (once per process) a ``MultiVectorEncoder`` from a ColBERT folder or hub name."""
+    source = resolve_model(name)
+
+    def loader() -> Any:
+        from sentence_transformers import MultiVectorEncoder
+
+        try:
+            return MultiVectorEncoder(
+                source.location, device=device, local_files_only=offline or source.local
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            raise load_error(source, offline, exc) from exc
+
+    return MODEL_CACHE.get(("colbert", source.location, device), loader)
+
+
+def _transformer(encoder: Any) -> Any:
+    return encoder[0]
+
+
+class ColBERTReranker(Reranker):
+    """ColBERT MaxSim. Options: ``max_length`` (document tokens; default: the checkpoint's
+    ``doc_maxlen``), ``batch_size``, ``device``, ``offline``."""
+
+    backend = "colbert"
+    score_type = ScoreType.UNBOUNDED
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        top_n: int | None = None,
+        device: str | None = None,
+        batch_size: int = 32,
+        offline: bool = False,
+        max_length: int | None = None,
+    ) -> None:
+        super().__init__(model=model, top_n=top_n)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if max_length is not None and max_length < 4:
+            raise ConfigError(f"max_length must be >= 4 tokens, got {max_length!r}")
+        self.device = device
+        self.batch_size = batch_size
+        self.offline = offline
+        self._loaded = load_colbert(model, device=device, offline=offline)
+        encoder = self._loaded.model
+        module = _transformer(encoder)
+        default = getattr(module, "document_length", None) or encoder.max_seq_length
+        self._override = max_length is not None
+        self.max_length = int(max_length or default)
+        self._truncation = TruncationWarner(self.name, self.max_length, scope="document")
+
+    def token_window(self) -> Any:
+        """Documents are encoded alone, in ``max_length`` tokens (marker and [CLS]/[SEP] included)."""
+        from rag_rerankers.types import TokenWindow
+
+        return TokenWindow(
+            max_tokens=self.max_length,
+            tokenizer=self._loaded.model.tokenizer,
+            pair_with_query=False,
+            reserved=3,
+            lock=self._loaded.lock,
+        )
+
+    def _count_cut(self, documents: Sequence[str]) -> int:
+        encoder = self._loaded.model
+        prefix = encoder.prompts.get("document", "")
+        lengths = encoder.tokenizer(
+            [prefix + d for d in documents], truncation=False, verbose=False
+        )["input_ids"]
+        return sum(len(ids) > self.max_length for ids in lengths)
+
+    def _score(self, query: str, documents: Sequence[str]) -> list[float]:
+        import torch
+
+        encoder = self._loaded.model
+        extra: dict[str, Any] = (
+            {"processing_kwargs": {"text": {"max_length": self.max_length}}} if self._override else {}
+        )
+        with self._loaded.lock, torch.inference_mode():
+            self._truncation.report(self._count_cut(documents), len(documents))
+            q = encoder.encode_query([query], batch_size=self.batch_size, show_progress_bar=False)
+            d = encoder.encode_document(
+                list(documents), batch_size=self.batch_size, show_progress_bar=False, **extra
+            )
+            scores = [float((q[0] @ doc.T).max(dim=1).values.sum()) for doc in d]
+        return scores

@@ -1,0 +1,362 @@
+"""``cross-encoder`` (alias ``bge``): a query-document cross-encoder (sentence-transformers).
+
+The model is loaded once per process through sentence-transformers' ``CrossEncoder`` (hub
+name, local folder or HF cache), then scored by our own loop: every pair is tokenized once,
+pairs are sorted by token length and batched (each batch padded only to its own longest pair),
+and the forward pass runs under ``torch.inference_mode`` and the model's lock.
+
+Scores are logits (:attr:`ScoreType.LOGIT`; a sigmoid turns them into probabilities):
+
+- one-logit heads (ms-marco MiniLM, bge-reranker): the logit itself;
+- two-logit heads (``[not relevant, relevant]``): ``logit[1] - logit[0]``, whose sigmoid is
+  the softmax probability of "relevant". Taking ``logit[1]`` alone (as LangChain's
+  ``HuggingFaceCrossEncoder`` does) can misorder documents.
+
+Opt-in fast CPU paths, from the config string:
+
+- ``?quantize=int8``: dynamic int8 quantization of the linear layers (``torch.ao``);
+- ``?engine=onnx``: export to ONNX once per process and run with ONNX Runtime;
+- ``?engine=onnx&quantize=int8``: ONNX Runtime with dynamically quantized int8 weights;
+- ``?dtype=bfloat16``: bfloat16 weights (fast on CPUs with AVX512-BF16 or AMX).
+
+Example:
+    >>> from rag_rerankers.registry import get_backend
+    >>> get_backend("bge")[1], get_backend("cross-encoder")[1]
+    ('BAAI/bge-reranker-v2-m3', 'cross-encoder/ms-marco-MiniLM-L-6-v2')
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag_rerankers.backends._local import TruncationWarner, length_sorted_batches, torch_dtype
+from rag_rerankers.base import Reranker
+from rag_rerankers.errors import ConfigError
+from rag_rerankers.models import MODEL_CACHE, LoadedModel, ModelSource, load_error, resolve_model
+from rag_rerankers.types import ScoreType
+
+DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+ENGINES = ("torch", "onnx")
+QUANTIZE = ("int8",)
+
+
+@dataclass
+class CrossEncoderRuntime:
+    """A loaded cross-encoder: its tokenizer and a function from padded inputs to logits."""
+
+    tokenizer: Any
+    run: Callable[[dict[str, Any]], Any]  # numpy int64 arrays -> numpy [batch, labels]
+    num_labels: int
+    max_length: int
+    input_names: tuple[str, ...]
+    pad_token_id: int
+    engine: str
+    keep: list[Any] = field(default_factory=list)  # objects that must outlive ``run``
+
+
+def _load_st_cross_encoder(
+    source: ModelSource, *, device: str | None, offline: bool, dtype: str | None
+) -> Any:
+    from sentence_transformers import CrossEncoder
+
+    kwargs: dict[str, Any] = {}
+    if dtype is not None:
+        kwargs["model_kwargs"] = {"dtype": torch_dtype(dtype)}
+    try:
+        return CrossEncoder(
+            source.location, device=device, local_files_only=offline or source.local, **kwargs
+        )
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise load_error(source, offline, exc) from exc
+
+
+def _st_max_length(ce: Any) -> int | None:
+    # sentence-transformers 6 renamed ``max_length`` to ``max_seq_length`` (the old name warns).
+    if "max_seq_length" in dir(type(ce)):
+        return ce.max_seq_length
+    return getattr(ce, "max_length", None)
+
+
+def _torch_runner(model: Any, device: Any) -> Callable[[dict[str, Any]], Any]:
+    import torch
+
+    def run(features: dict[str, Any]) -> Any:
+        inputs = {k: torch.from_numpy(v).to(device) for k, v in features.items()}
+        with torch.inference_mode():
+            return model(**inputs).logits.float().cpu().numpy()
+
+    return run
+
+
+def export_onnx(model: Any, input_names: Sequence[str], path: str) -> None:
+    """Export a ``...ForSequenceClassification`` model to ONNX with one output, ``logits``.
+
+    Batch and sequence axes are dynamic. The model is copied, so ``model`` is left as it was.
+    """
+    import copy
+
+    import torch
+
+    export_model = copy.deepcopy(model).float().cpu().eval()
+    # The TorchScript exporter traces eager attention reliably (SDPA masks do not trace).
+    export_model.config._attn_implementation = "eager"
+    names = tuple(input_names)
+
+    class _Logits(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args: Any) -> Any:
+            return self.inner(**dict(zip(names, args, strict=True))).logits
+
+    example = tuple(torch.ones(2, 8, dtype=torch.long) for _ in names)
+    dynamic = {name: {0: "batch", 1: "sequence"} for name in names}
+    dynamic["logits"] = {0: "batch"}
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Logits(export_model),
+            example,
+            path,
+            input_names=list(names),
+            output_names=["logits"],
+            dynamic_axes=dynamic,
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _onnx_runner(
+    model: Any, input_names: tuple[str, ...], quantize: str | None, keep: list[Any]
+) -> Callable[[dict[str, Any]], Any]:
+    """Export ``model`` to ONNX (once per process) and return an ONNX Runtime runner."""
+    import os
+
+    import torch
+
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        from rag_rerankers.errors import MissingDependencyError
+
+        raise MissingDependencyError("cross-encoder", "onnx", exc.name or "onnxruntime") from exc
+
+    folder = tempfile.TemporaryDirectory(prefix="rag-rerankers-onnx-")
+    keep.append(folder)
+    path = os.path.join(folder.name, "model.onnx")
+    export_onnx(model, input_names, path)
+    if quantize == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantized = os.path.join(folder.name, "model.int8.onnx")
+        quantize_dynamic(path, quantized, weight_type=QuantType.QInt8)
+        path = quantized
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+    def run(features: dict[str, Any]) -> Any:
+        return session.run(["logits"], {k: features[k] for k in input_names})[0]
+
+    return run
+
+
+def load_cross_encoder(
+    name: str,
+    *,
+    device: str | None = None,
+    offline: bool = False,
+    dtype: str | None = None,
+    engine: str = "torch",
+    quantize: str | None = None,
+) -> LoadedModel[CrossEncoderRuntime]:
+    """Load (once per process and settings) a cross-encoder runtime."""
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    if quantize is not None and quantize not in QUANTIZE:
+        raise ConfigError(f"quantize must be one of {list(QUANTIZE)} or None, got {quantize!r}")
+    if (engine == "onnx" or quantize) and device not in (None, "cpu"):
+        raise ConfigError(
+            "the fast paths (engine=onnx, quantize=int8) are CPU paths: drop them or use device=cpu"
+        )
+    if (engine == "onnx" or quantize) and dtype not in (None, "float32"):
+        raise ConfigError("engine=onnx and quantize=int8 start from float32 weights: drop dtype")
+    source = resolve_model(name)
+    if engine == "onnx" or quantize:
+        device = "cpu"
+
+    def loader() -> CrossEncoderRuntime:
+        ce = _load_st_cross_encoder(source, device=device, offline=offline, dtype=dtype)
+        model = ce.model.eval()
+        tokenizer = ce.tokenizer
+        num_labels = int(model.config.num_labels)
+        if num_labels not in (1, 2):
+            raise ConfigError(
+                f"model {name!r} has a {num_labels}-label head; a reranker needs one logit "
+                "(relevance) or two ([not relevant, relevant])"
+            )
+        input_names = tuple(
+            n for n in tokenizer.model_input_names
+            if n in ("input_ids", "attention_mask", "token_type_ids")
+        )
+        keep: list[Any] = []
+        if engine == "onnx":
+            run = _onnx_runner(model, input_names, quantize, keep)
+        elif quantize == "int8":
+            import torch
+            from torch.ao.quantization import quantize_dynamic
+
+            with warnings.catch_warnings():  # torch.ao announces its move to torchao
+                warnings.simplefilter("ignore")
+                qmodel = quantize_dynamic(model.float(), {torch.nn.Linear}, dtype=torch.qint8)
+            run = _torch_runner(qmodel, "cpu")
+        else:
+            run = _torch_runner(model, model.device)
+        pad = tokenizer.pad_token_id
+        return CrossEncoderRuntime(
+            tokenizer=tokenizer,
+            run=run,
+            num_labels=num_labels,
+            max_length=int(_st_max_length(ce) or tokenizer.model_max_length),
+            input_names=input_names,
+            pad_token_id=int(pad if pad is not None else 0),
+            engine=engine if quantize is None else f"{engine}+{quantize}",
+            keep=keep,
+        )
+
+    key = ("cross-encoder", source.location, device, dtype, engine, quantize)
+    return MODEL_CACHE.get(key, loader)
+
+
+def encode_pairs(
+    tokenizer: Any, query: str, documents: Sequence[str], max_length: int, input_names: Sequence[str]
+) -> tuple[dict[str, list[list[int]]], int]:
+    """Tokenize ``(query, document)`` pairs once; returns the encodings and how many were cut.
+
+    Pairs are first encoded in full (which gives their true length); only those longer than
+    ``max_length`` are encoded again with truncation (``longest_first``, like
+    sentence-transformers).
+    """
+    queries = [query] * len(documents)
+    enc = tokenizer(queries, list(documents), truncation=False, padding=False, verbose=False)
+    columns = {name: list(enc[name]) for name in input_names}
+    long = [i for i, ids in enumerate(columns["input_ids"]) if len(ids) > max_length]
+    if long:
+        cut = tokenizer(
+            [query] * len(long),
+            [documents[i] for i in long],
+            truncation=True,
+            max_length=max_length,
+            padding=False,
+        )
+        for name in input_names:
+            for j, i in enumerate(long):
+                columns[name][i] = cut[name][j]
+    return columns, len(long)
+
+
+def pad_batch(
+    columns: dict[str, list[list[int]]], batch: Sequence[int], pad_token_id: int
+) -> dict[str, Any]:
+    """Right-pad one batch to its longest member, as int64 numpy arrays."""
+    import numpy as np
+
+    width = max(len(columns["input_ids"][i]) for i in batch)
+    out: dict[str, Any] = {}
+    for name, rows in columns.items():
+        fill = pad_token_id if name == "input_ids" else 0
+        array = np.full((len(batch), width), fill, dtype=np.int64)
+        for r, i in enumerate(batch):
+            row = rows[i]
+            array[r, : len(row)] = row
+        out[name] = array
+    return out
+
+
+def head_scores(logits: Any, num_labels: int) -> list[float]:
+    """One relevance logit per row: the logit, or ``relevant - not relevant`` for two labels."""
+    if num_labels == 1:
+        return [float(x) for x in logits[:, 0]]
+    return [float(x) for x in logits[:, 1] - logits[:, 0]]
+
+
+class CrossEncoderReranker(Reranker):
+    """Score each (query, document) pair jointly with a cross-encoder.
+
+    Options: ``max_length`` (tokens of query + document; default: the model's), ``batch_size``,
+    ``device``, ``dtype`` (``float32``/``float16``/``bfloat16``), ``offline``, and the CPU fast
+    paths ``engine`` (``torch``/``onnx``) and ``quantize`` (``int8``).
+    """
+
+    backend = "cross-encoder"
+    score_type = ScoreType.LOGIT
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        top_n: int | None = None,
+        device: str | None = None,
+        batch_size: int = 32,
+        offline: bool = False,
+        max_length: int | None = None,
+        dtype: str | None = None,
+        engine: str = "torch",
+        quantize: str | None = None,
+    ) -> None:
+        super().__init__(model=model, top_n=top_n)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if max_length is not None and max_length < 8:
+            raise ConfigError(f"max_length must be >= 8 tokens, got {max_length!r}")
+        self.device = device
+        self.batch_size = batch_size
+        self.offline = offline
+        self.dtype = dtype
+        self.engine = engine
+        self.quantize = quantize
+        self._loaded = load_cross_encoder(
+            model, device=device, offline=offline, dtype=dtype, engine=engine, quantize=quantize
+        )
+        runtime = self._loaded.model
+        self.max_length = max_length or runtime.max_length
+        self._truncation = TruncationWarner(self.name, self.max_length)
+
+    def token_window(self) -> Any:
+        """The model's window, shared by query and document (for ``long_docs``)."""
+        from rag_rerankers.types import TokenWindow
+
+        tokenizer = self._loaded.model.tokenizer
+        return TokenWindow(
+            max_tokens=self.max_length,
+            tokenizer=tokenizer,
+            pair_with_query=True,
+            reserved=int(tokenizer.num_special_tokens_to_add(pair=True)),
+            lock=self._loaded.lock,
+        )
+
+    @property
+    def num_labels(self) -> int:
+        """1 or 2: the size of the model's classification head."""
+        return self._loaded.model.num_labels
+
+    def _score(self, query: str, documents: Sequence[str]) -> list[float]:
+        runtime = self._loaded.model
+        scores: list[float] = [0.0] * len(documents)
+        with self._loaded.lock:
+            columns, cut = encode_pairs(
+                runtime.tokenizer, query, documents, self.max_length, runtime.input_names
+            )
+            self._truncation.report(cut, len(documents))
+            lengths = [len(ids) for ids in columns["input_ids"]]
+            for batch in length_sorted_batches(lengths, self.batch_size):
+                logits = runtime.run(pad_batch(columns, batch, runtime.pad_token_id))
+                for i, s in zip(batch, head_scores(logits, runtime.num_labels), strict=True):
+                    scores[i] = s
+        return scores

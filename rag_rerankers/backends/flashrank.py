@@ -1,0 +1,196 @@
+"""``flashrank``: FlashRank's small ONNX cross-encoders, loaded by ``flashrank.Ranker`` itself.
+
+The model is opened by ``flashrank.Ranker(model_name, cache_dir, max_length)`` -- the real
+loading code, tokenizer set-up included -- and scored with its ONNX Runtime session, but in
+length-sorted batches (FlashRank pads every candidate to the longest one in a single batch).
+Scores equal ``Ranker.rerank``'s: the sigmoid of a one-logit head, the softmax probability of
+"relevant" for a two-logit head (:attr:`ScoreType.PROBABILITY`).
+
+No download happens when ``model_cache_dir/model_name/`` exists (FlashRank calls that folder
+``cache_dir``; here ``cache_dir`` is the result cache's option). With ``offline=true`` a missing folder
+raises :class:`~rag_rerankers.ModelNotFoundError` naming it instead of downloading. ``model`` may
+also be a folder: its parent is the cache and its name the model (a FlashRank model name, or
+any name when the folder holds exactly one ``.onnx`` file).
+
+Example:
+    >>> from rag_rerankers.registry import get_backend
+    >>> get_backend("flashrank")[1]
+    'ms-marco-TinyBERT-L-2-v2'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag_rerankers.backends._local import TruncationWarner, length_sorted_batches
+from rag_rerankers.base import Reranker
+from rag_rerankers.errors import ConfigError, ModelNotFoundError
+from rag_rerankers.models import MODEL_CACHE, LoadedModel, ModelSource, load_error
+from rag_rerankers.types import ScoreType
+
+DEFAULT_MODEL = "ms-marco-TinyBERT-L-2-v2"
+
+
+@dataclass
+class FlashRankRuntime:
+    """A loaded ``flashrank.Ranker`` plus a copy of its tokenizer without truncation/padding."""
+
+    ranker: Any
+    full_tokenizer: Any  # measures true lengths (and counts truncated documents)
+    cut_tokenizer: Any  # FlashRank's truncation, no padding: we pad per batch
+    input_names: tuple[str, ...]
+    pad_token_id: int
+    max_length: int
+
+
+def _locate(model: str, cache_dir: str | None) -> tuple[str, Path]:
+    """``(flashrank model name, cache folder)`` for a model name or a model folder."""
+    from flashrank.Config import default_cache_dir, model_file_map
+
+    expanded = Path(os.path.expanduser(model))
+    if expanded.is_dir():
+        name = expanded.name
+        if name not in model_file_map:
+            onnx = sorted(p.name for p in expanded.glob("*.onnx"))
+            if len(onnx) != 1:
+                raise ModelNotFoundError(
+                    f"flashrank model folder {str(expanded)!r} is not named after a FlashRank model "
+                    f"({', '.join(sorted(model_file_map))}) and holds {len(onnx)} .onnx files "
+                    "(need exactly one)"
+                )
+            # FlashRank finds the ONNX file through this map; a new name only adds an entry.
+            model_file_map.setdefault(name, onnx[0])
+        return name, expanded.parent.resolve()
+    if "/" in model or model.startswith((".", "~")):
+        raise ModelNotFoundError(f"flashrank model folder {model!r} does not exist")
+    if model not in model_file_map:
+        raise ConfigError(
+            f"unknown FlashRank model {model!r}; known: {', '.join(sorted(model_file_map))} "
+            "(or pass a model folder)"
+        )
+    return model, Path(os.path.expanduser(cache_dir or default_cache_dir)).resolve()
+
+
+def load_flashrank(
+    model: str, *, cache_dir: str | None = None, max_length: int = 512, offline: bool = False
+) -> LoadedModel[FlashRankRuntime]:
+    """Load (once per process and settings) a FlashRank model."""
+    name, cache = _locate(model, cache_dir)
+    folder = cache / name
+    source = ModelSource(name=model, location=str(folder), local=True)
+    if offline and not folder.is_dir():
+        raise ModelNotFoundError(
+            f"flashrank model {name!r} is not in {str(folder)!r} and offline=true forbids the "
+            "download: put the model folder there or set model_cache_dir"
+        )
+
+    def loader() -> FlashRankRuntime:
+        import flashrank
+        from tokenizers import Tokenizer
+
+        root = logging.getLogger()
+        level, handlers = root.level, list(root.handlers)
+        try:
+            ranker = flashrank.Ranker(
+                model_name=name, cache_dir=str(cache), max_length=max_length, log_level="WARNING"
+            )
+        except Exception as exc:  # download or ONNX load failure: say where we looked
+            raise load_error(source, offline, exc) from exc
+        finally:
+            # flashrank calls logging.basicConfig: undo its changes to the root logger.
+            for handler in root.handlers[:]:
+                if handler not in handlers:
+                    root.removeHandler(handler)
+            root.setLevel(level)
+        tok = ranker.tokenizer
+        cut = Tokenizer.from_str(tok.to_str())
+        cut.no_padding()
+        full = Tokenizer.from_str(tok.to_str())
+        full.no_padding()
+        full.no_truncation()
+        names = tuple(i.name for i in ranker.session.get_inputs())
+        return FlashRankRuntime(
+            ranker=ranker,
+            full_tokenizer=full,
+            cut_tokenizer=cut,
+            input_names=names,
+            pad_token_id=int(tok.padding["pad_id"]) if tok.padding else 0,
+            max_length=int(tok.truncation["max_length"]) if tok.truncation else max_length,
+        )
+
+    return MODEL_CACHE.get(("flashrank", str(folder), max_length), loader)
+
+
+class FlashRankReranker(Reranker):
+    """FlashRank ONNX cross-encoders. Options: ``max_length``, ``model_cache_dir`` (FlashRank's
+    ``cache_dir``; the name ``cache_dir`` is the result cache's), ``batch_size``, ``offline``."""
+
+    backend = "flashrank"
+    score_type = ScoreType.PROBABILITY
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        top_n: int | None = None,
+        max_length: int = 512,
+        model_cache_dir: str | None = None,
+        batch_size: int = 32,
+        offline: bool = False,
+        device: str | None = None,
+    ) -> None:
+        super().__init__(model=model, top_n=top_n)
+        if device not in (None, "cpu"):
+            raise ConfigError("flashrank runs on the CPU (ONNX Runtime): drop device or use cpu")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        self.model_cache_dir = model_cache_dir
+        self.batch_size = batch_size
+        self.offline = offline
+        self.device = device
+        self._loaded = load_flashrank(
+            model, cache_dir=model_cache_dir, max_length=max_length, offline=offline
+        )
+        self.max_length = self._loaded.model.max_length
+        self._truncation = TruncationWarner(self.name, self.max_length)
+
+    def _score(self, query: str, documents: Sequence[str]) -> list[float]:
+        import numpy as np
+
+        rt = self._loaded.model
+        pairs = [[query, doc] for doc in documents]
+        scores = [0.0] * len(documents)
+        with self._loaded.lock:
+            full = rt.full_tokenizer.encode_batch(pairs)
+            long = [i for i, e in enumerate(full) if len(e.ids) > rt.max_length]
+            self._truncation.report(len(long), len(documents))
+            encodings = list(full)
+            if long:
+                for i, e in zip(long, rt.cut_tokenizer.encode_batch([pairs[i] for i in long]), strict=True):
+                    encodings[i] = e
+            lengths = [len(e.ids) for e in encodings]
+            for batch in length_sorted_batches(lengths, self.batch_size):
+                width = max(lengths[i] for i in batch)
+                ids = np.full((len(batch), width), rt.pad_token_id, dtype=np.int64)
+                types = np.zeros((len(batch), width), dtype=np.int64)
+                mask = np.zeros((len(batch), width), dtype=np.int64)
+                for r, i in enumerate(batch):
+                    e = encodings[i]
+                    ids[r, : len(e.ids)] = e.ids
+                    types[r, : len(e.ids)] = e.type_ids
+                    mask[r, : len(e.ids)] = e.attention_mask
+                feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+                logits = rt.ranker.session.run(None, {k: feed[k] for k in rt.input_names})[0]
+                if logits.shape[1] == 1:
+                    probs = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+                else:  # FlashRank's softmax probability of "relevant"
+                    exp = np.exp(logits)
+                    probs = exp[:, 1] / exp.sum(axis=1)
+                for i, p in zip(batch, probs, strict=True):
+                    scores[i] = float(p)
+        return scores

@@ -1,0 +1,131 @@
+"""``rag-rerankers eval`` and ``rag-rerankers compare`` (registered on import by the CLI)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rag_rerankers.cli import command
+from rag_rerankers.evaluation.metrics import DEFAULT_METRICS
+
+
+def _dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dataset", required=True,
+        help="'sample' (bundled corpus), 'irds:<ir_datasets id>', a candidates .json file, a "
+        "BEIR folder, or a folder with a candidates .json and a qrels file",
+    )
+    p.add_argument("--qrels", help="TREC qrels (or BEIR .tsv) for a candidates .json file")
+    p.add_argument("--run", help="TREC run file giving the first stage (BEIR / ir_datasets)")
+    p.add_argument(
+        "--first-stage", default="bm25",
+        help="first stage computed when no run is given: 'bm25' (bm25s) or "
+        "'faiss[:<embedding spec>]' (default: bm25)",
+    )
+    p.add_argument("--depth", type=int, default=None,
+                   help="candidates per query (default: 100; 20 for 'sample')")
+    p.add_argument("--split", default="test", help="BEIR qrels split (default: test)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N queries")
+    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
+                   help=f"comma-separated metrics (default: {','.join(DEFAULT_METRICS)})")
+    p.add_argument("--rel", type=int, default=1,
+                   help="minimum grade counted relevant by MRR/Recall/P/MAP (TREC DL: 2)")
+    p.add_argument("--fresh", action="store_true",
+                   help="ignore per-query results already in the output folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _load(args: argparse.Namespace):  # noqa: ANN202 - EvalDataset, imported lazily
+    from rag_rerankers.evaluation.dataset import load_dataset
+
+    ds = load_dataset(args.dataset, qrels=args.qrels, run=args.run,
+                      first_stage=args.first_stage, depth=args.depth, split=args.split)
+    return ds.limit(args.limit)
+
+
+def _console():  # noqa: ANN202 - rich.console.Console, imported lazily
+    from rich.console import Console
+
+    # Piped output (files, CI logs) gets a wide table instead of rich's 80-column default.
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _metrics(args: argparse.Namespace) -> list[str]:
+    return [m.strip() for m in args.metrics.split(",") if m.strip()]
+
+
+# --------------------------------------------------------------------------- eval
+def _setup_eval(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reranker", required=True,
+                   help="config string, e.g. 'embedding?offline=true' or 'first-stage'")
+    _dataset_args(p)
+    p.add_argument("--out", default=None,
+                   help="folder for per_query.jsonl (resumable) and eval.json (default: none)")
+
+
+@command("eval", "evaluate one reranker: nDCG/MRR/Recall/P/MAP, latency and cost", _setup_eval)
+def _eval(args: argparse.Namespace) -> int:
+    from rag_rerankers.evaluation.report import result_table
+    from rag_rerankers.evaluation.runner import evaluate
+
+    ds = _load(args)
+    out = Path(args.out) if args.out else None
+    res = evaluate(
+        args.reranker, ds, _metrics(args), rel=args.rel,
+        results_path=out / "per_query.jsonl" if out else None,
+        resume=not args.fresh, progress=not args.no_progress,
+    )
+    payload = {"dataset": ds.stats(), **res.to_dict()}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "eval.json").write_text(json.dumps(payload, indent=2) + "\n")
+    if args.json:
+        payload.pop("per_query")
+        print(json.dumps(payload, indent=2))
+    else:
+        _console().print(result_table(res, ds.stats()))
+        for qid, err in res.failures.items():
+            print(f"failed: query {qid}: {err}", file=sys.stderr)
+        if out is not None:
+            print(f"wrote {out / 'eval.json'}")
+    return 0
+
+
+# --------------------------------------------------------------------------- compare
+def _setup_compare(p: argparse.ArgumentParser) -> None:
+    p.add_argument("rerankers", nargs="+",
+                   help="config strings; the first-stage order is always added as the baseline")
+    _dataset_args(p)
+    p.add_argument("--out", default="rerank-results",
+                   help="folder for per_query.jsonl, compare.json/.csv and plots "
+                   "(default: rerank-results)")
+    p.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
+
+
+@command("compare", "compare rerankers on the same candidates: table, JSON, CSV, plots, "
+         "significance vs the first stage", _setup_compare)
+def _compare(args: argparse.Namespace) -> int:
+    from rag_rerankers.evaluation.compare import compare
+    from rag_rerankers.evaluation.report import comparison_table
+
+    ds = _load(args)
+    cmp = compare(
+        args.rerankers, ds, _metrics(args), rel=args.rel, out_dir=args.out,
+        resume=not args.fresh, progress=not args.no_progress, plots=not args.no_plots,
+    )
+    if args.json:
+        print(json.dumps(cmp.to_dict(include_per_query=False), indent=2, default=str))
+    else:
+        _console().print(comparison_table(cmp))
+        print("p: paired t-test of per-query nDCG@10 against the first-stage order")
+        for label, err in cmp.errors.items():
+            print(f"not evaluated: {label}: {err}", file=sys.stderr)
+        for r in cmp.results:
+            for qid, err in r.failures.items():
+                print(f"failed: {r.label}: query {qid}: {err}", file=sys.stderr)
+        for kind, path in cmp.files.items():
+            print(f"wrote {kind}: {path}")
+    return 1 if cmp.errors else 0

@@ -1,0 +1,100 @@
+"""Published prices of hosted rerank APIs, in one table, and cost estimates from them.
+
+Keyed by backend name (``cohere``, ``voyage``, ``jina``, ``mixedbread``), then by model
+(``"*"`` = any other model of that backend). Every entry names its source and the date it was
+checked. Estimates are estimates: tokens are counted as ~4 characters each (the providers
+use their own tokenizers) and Cohere's split of very long documents into several units is not
+modelled. Providers change prices: check the source before relying on a figure.
+
+Example:
+    >>> estimate_cost("cohere", "rerank-v3.5", "q", ["d"] * 150)  # 2 search units
+    0.004
+    >>> estimate_cost("bm25", None, "q", ["d"]) is None
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Unit = Literal["search", "token"]
+
+
+@dataclass(frozen=True)
+class Price:
+    """``usd`` per ``per`` units of ``unit`` (a search = one query with up to 100 documents)."""
+
+    unit: Unit | None
+    usd: float | None
+    per: int
+    source: str
+    checked: str
+    note: str = ""
+
+
+CHECKED = "2026-11-25"
+
+PRICES: dict[str, dict[str, Price]] = {
+    "cohere": {
+        "*": Price(
+            "search", 2.00, 1000, "https://cohere.com/pricing", CHECKED,
+            "Rerank 3.5 / 4.0: $2.00 per 1,000 searches; a search is one query with up to "
+            "100 documents.",
+        ),
+    },
+    "voyage": {
+        "rerank-2.5": Price("token", 0.05, 1_000_000, "https://docs.voyageai.com/docs/pricing", CHECKED),
+        "rerank-2": Price("token", 0.05, 1_000_000, "https://docs.voyageai.com/docs/pricing", CHECKED),
+        "rerank-2.5-lite": Price("token", 0.02, 1_000_000, "https://docs.voyageai.com/docs/pricing", CHECKED),
+        "rerank-2-lite": Price("token", 0.02, 1_000_000, "https://docs.voyageai.com/docs/pricing", CHECKED),
+        "*": Price(
+            "token", 0.05, 1_000_000, "https://docs.voyageai.com/docs/pricing", CHECKED,
+            "Billed tokens = query tokens x documents + document tokens; the first 200M "
+            "tokens per account are free.",
+        ),
+    },
+    "jina": {
+        "*": Price(
+            None, None, 1, "https://jina.ai/reranker", CHECKED,
+            "Sold as prepaid token packages shared across Jina APIs; no per-request list "
+            "price to estimate from.",
+        ),
+    },
+    "mixedbread": {
+        "*": Price(
+            None, None, 1, "https://www.mixedbread.com/pricing", CHECKED,
+            "No per-request rerank price found in the sources we could check.",
+        ),
+    },
+}
+
+
+def find_price(backend: str, model: str | None) -> Price | None:
+    """The price entry for a backend and model, or ``None`` (local backends, unknown ones)."""
+    table = PRICES.get(backend)
+    if table is None:
+        return None
+    return table.get(model or "*") or table.get("*")
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (~4 characters per token for English text)."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+def estimate_cost(
+    backend: str, model: str | None, query: str, documents: Sequence[str]
+) -> float | None:
+    """Estimated USD for one rerank call, or ``None`` when no price is published."""
+    price = find_price(backend, model)
+    if price is None or price.usd is None or price.unit is None:
+        return None
+    if price.unit == "search":
+        units = math.ceil(len(documents) / 100) if documents else 0
+    else:
+        q = estimate_tokens(query)
+        units = q * len(documents) + sum(estimate_tokens(d) for d in documents)
+    return round(units * price.usd / price.per, 10)

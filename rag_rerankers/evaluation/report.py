@@ -1,0 +1,136 @@
+"""Terminal tables (rich) and plots (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag_rerankers.evaluation.compare import Comparison
+    from rag_rerankers.evaluation.runner import RunResult
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"
+
+
+def _cost(value: float | None) -> str:
+    return "-" if value is None else f"${value:.4f}"
+
+
+def comparison_table(cmp: Comparison) -> Any:
+    """A ``rich.table.Table`` with one row per run."""
+    from rich.table import Table
+
+    ds = cmp.dataset
+    table = Table(
+        title=f"{ds['name']}: {ds['queries']} queries, {ds['candidates']} candidates "
+        f"(first stage: {ds['first_stage']})"
+    )
+    table.add_column("run", no_wrap=True)
+    for m in cmp.metrics:
+        table.add_column(m, justify="right")
+    for col in ("p", "p50 ms", "p95 ms", "docs/s", "cost $", "failed"):
+        table.add_column(col, justify="right")
+    for row in cmp.rows():
+        table.add_row(
+            row["run"],
+            *(_fmt(row[m]) for m in cmp.metrics),
+            _p(row["p_value"]) if row["run"] != cmp.baseline.label else "baseline",
+            _fmt(row["p50_ms"], 1),
+            _fmt(row["p95_ms"], 1),
+            _fmt(row["docs_per_s"], 1),
+            _cost(row["cost_usd"]),
+            str(row["failed"]),
+        )
+    return table
+
+
+def result_table(result: RunResult, dataset: dict[str, Any]) -> Any:
+    """A ``rich.table.Table`` for one run (``rag-rerankers eval``)."""
+    from rich.table import Table
+
+    table = Table(title=f"{result.label} on {dataset['name']} ({result.n_queries} queries)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in result.metrics.items():
+        table.add_row(name, _fmt(value))
+    lat = result.latency or {}
+    table.add_row("latency p50 (ms/query)", _fmt(lat.get("p50_ms"), 1))
+    table.add_row("latency p95 (ms/query)", _fmt(lat.get("p95_ms"), 1))
+    table.add_row("documents/s", _fmt(lat.get("docs_per_s"), 1))
+    table.add_row("estimated cost", _cost(result.cost_usd))
+    table.add_row("failed queries", str(result.n_failed))
+    return table
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_quality_latency(cmp: Comparison, path: str | Path, metric: str = "nDCG@10") -> Path:
+    """Quality (``metric``) against median latency per query; the first stage (no reranking
+    latency) is drawn as a horizontal line."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    base = cmp.baseline
+    ax.axhline(base.metrics[metric], color="grey", linestyle="--", label=base.label)
+    xs = []
+    for r in cmp.results[1:]:
+        if r.latency is None:
+            continue
+        x, y = r.latency["p50_ms"], r.metrics[metric]
+        xs.append(x)
+        ax.scatter([x], [y], s=50)
+        ax.annotate(r.label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
+        ax.set_xscale("log")
+    ax.margins(x=0.25, y=0.1)  # room for the labels of the outermost points
+    ax.set_xlabel("median latency per query (ms)")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{cmp.dataset['name']}: {metric} vs latency")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_metrics(cmp: Comparison, path: str | Path) -> Path:
+    """Grouped bars: one group per metric, one bar per run."""
+    plt = _pyplot()
+    n = len(cmp.results)
+    width = 0.8 / max(n, 1)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cmp.metrics)), 4.5))
+    for i, r in enumerate(cmp.results):
+        xs = [j + (i - (n - 1) / 2) * width for j in range(len(cmp.metrics))]
+        ax.bar(xs, [r.metrics.get(m, 0.0) for m in cmp.metrics], width, label=r.label)
+    ax.set_xticks(range(len(cmp.metrics)))
+    ax.set_xticklabels(cmp.metrics)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{cmp.dataset['name']}: metrics per run")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,322 @@
+"""Run one reranker over an :class:`EvalDataset`: rankings, metrics, latency and cost.
+
+Each query's result is appended to a JSONL file as soon as it is known, so an interrupted run
+resumes where it stopped (a record is reused only for the same run label, query id, query
+text and candidate ids: see :meth:`EvalDataset.query_key`). A query that raises is recorded with its error and the run goes on;
+it scores 0 on every metric (see :func:`rag_rerankers.evaluation.metrics.per_query`).
+
+Example:
+    >>> from rag_rerankers.evaluation.dataset import EvalDataset
+    >>> ds = EvalDataset.from_memory(
+    ...     queries={"q1": "red apples", "q2": "bicycle chain"},
+    ...     candidates={"q1": ["blue sky", "red apples here"],
+    ...                 "q2": ["oil the bicycle chain", "baking bread"]},
+    ...     qrels={"q1": {"1": 1}, "q2": {"0": 1}})
+    >>> res = evaluate("bm25", ds, progress=False)
+    >>> res.metrics["nDCG@10"], res.n_failed
+    (1.0, 0)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rag_rerankers.base import Reranker
+from rag_rerankers.evaluation.dataset import EvalDataset
+from rag_rerankers.evaluation.metrics import DEFAULT_METRICS, mean, parse_metrics, per_query
+from rag_rerankers.evaluation.pricing import PRICES, estimate_cost, find_price
+
+logger = logging.getLogger("rag_rerankers.evaluation")
+
+FIRST_STAGE = "first-stage"
+"""The pseudo-spec that keeps the first stage's order (the baseline of every comparison)."""
+_FIRST_STAGE_NAMES = {FIRST_STAGE, "none", "first_stage", "baseline"}
+
+SpecLike = str | Mapping[str, Any] | Reranker
+
+
+@dataclass
+class QueryRecord:
+    """One query of one run, as written to the JSONL file."""
+
+    run: str
+    key: str
+    qid: str
+    docids: list[str]
+    latency_s: float | None
+    n_docs: int
+    cost_usd: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class RunResult:
+    """Everything measured for one reranker (or the first stage) on one dataset."""
+
+    label: str
+    backend: str | None
+    model: str | None
+    metrics: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    n_queries: int
+    n_docs: int
+    latency: dict[str, float] | None = None
+    cost_usd: float | None = None
+    failures: dict[str, str] = field(default_factory=dict)
+    rankings: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def is_first_stage(self) -> bool:
+        return self.backend is None
+
+    def to_dict(self, *, include_per_query: bool = True) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("rankings")
+        data["n_failed"] = self.n_failed
+        if not include_per_query:
+            data.pop("per_query")
+        return data
+
+
+class ResultStore:
+    """Append-only JSONL of :class:`QueryRecord` objects (one line per query and run)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def load(self, run: str) -> dict[tuple[str, str], QueryRecord]:
+        """Records of ``run`` by ``(query id, query key)``; the last line for each wins."""
+        out: dict[tuple[str, str], QueryRecord] = {}
+        if not self.path.exists():
+            return out
+        with open(self.path, encoding="utf-8") as f:
+            for n, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                    if data.get("run") == run:
+                        data.pop("time", None)
+                        rec = QueryRecord(**data)
+                        out[(rec.qid, rec.key)] = rec
+                except (json.JSONDecodeError, TypeError, KeyError):
+                    # A line cut by an interruption: ignore it, the query is simply redone.
+                    logger.warning("%s:%d is not a valid record; ignored", self.path, n)
+        return out
+
+    def append(self, record: QueryRecord) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = asdict(record)
+        data["time"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        # After an interruption the file may end in a torn line: start on a fresh one.
+        torn = self.path.exists() and self.path.stat().st_size > 0 and _last_byte(self.path) != b"\n"
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(("\n" if torn else "") + json.dumps(data) + "\n")
+            f.flush()
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(-1, 2)
+        return f.read(1)
+
+
+_SECRET_VALUE = re.compile(r"(?i)([?&][a-z_]*(?:key|token|secret|password)[a-z_]*=)[^&]*")
+
+
+def spec_label(spec: SpecLike) -> str:
+    """A stable, secret-free label for a spec: the text the user wrote (or ``backend:model``),
+    with the values of secret options (API keys) replaced by ``***``.
+
+    Example:
+        >>> spec_label("cohere:rerank-v3.5?api_key=sk-123&top_n=5")
+        'cohere:rerank-v3.5?api_key=***&top_n=5'
+    """
+    if isinstance(spec, Reranker):
+        return spec.name
+    from rag_rerankers.config import Spec, format_spec
+    from rag_rerankers.factory import to_spec
+    from rag_rerankers.registry import get_backend
+
+    text = spec.strip() if isinstance(spec, str) else None
+    try:
+        parsed = to_spec(spec)
+        info, _ = get_backend(parsed.backend)
+        secret = {o.name for o in info.all_options() if o.secret}
+        if text is None or secret & set(parsed.options):
+            options = {k: ("***" if k in secret else v) for k, v in parsed.options.items()}
+            text = format_spec(Spec(parsed.backend, parsed.model, options))
+    except Exception:  # unknown backend or malformed: still never show a secret
+        if text is None:
+            text = f"{dict(spec).get('backend', '?')}?{'&'.join(f'{k}=' for k in dict(spec))}"
+    return _SECRET_VALUE.sub(r"\1***", text)
+
+
+def is_first_stage(spec: SpecLike) -> bool:
+    return isinstance(spec, str) and spec.strip().lower() in _FIRST_STAGE_NAMES
+
+
+def latency_stats(latencies: Sequence[float], n_docs: int) -> dict[str, float] | None:
+    """p50/p95/mean per query in milliseconds and documents per second."""
+    if not latencies:
+        return None
+    import numpy as np
+
+    arr = np.asarray(latencies, dtype=float)
+    total = float(arr.sum())
+    return {
+        "p50_ms": float(np.percentile(arr, 50) * 1000),
+        "p95_ms": float(np.percentile(arr, 95) * 1000),
+        "mean_ms": float(arr.mean() * 1000),
+        "total_s": total,
+        "docs_per_s": n_docs / total if total > 0 else float("nan"),
+    }
+
+
+def first_stage_result(
+    dataset: EvalDataset, metrics: Sequence[str] = DEFAULT_METRICS, *, rel: int = 1
+) -> RunResult:
+    """Metrics of the candidates in first-stage order (no reranking, no latency)."""
+    qids = dataset.evaluated_qids
+    rankings = {q: [c.docid for c in dataset.candidates[q]] for q in qids}
+    measures = parse_metrics(metrics, rel)
+    pq = per_query(rankings, dataset.qrels, measures, qids=qids)
+    return RunResult(
+        label=f"{FIRST_STAGE} ({dataset.first_stage})" if dataset.first_stage else FIRST_STAGE,
+        backend=None, model=None, metrics=mean(pq, list(measures)), per_query=pq,
+        n_queries=len(qids), n_docs=sum(len(r) for r in rankings.values()), rankings=rankings,
+    )
+
+
+def _kind(backend: str) -> str | None:
+    try:
+        from rag_rerankers.registry import get_backend
+
+        return get_backend(backend)[0].kind
+    except Exception:  # a custom Reranker subclass that is not registered
+        return None
+
+
+def evaluate(
+    reranker: SpecLike,
+    dataset: EvalDataset,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    *,
+    rel: int = 1,
+    results_path: str | Path | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    label: str | None = None,
+    warmup: bool = True,
+) -> RunResult:
+    """Rerank every evaluated query of ``dataset`` and measure quality, latency and cost.
+
+    Args:
+        reranker: a config string, dict or :class:`Reranker`; ``"first-stage"`` keeps the
+            candidates' order (the baseline).
+        metrics: metric names (see :mod:`rag_rerankers.evaluation.metrics`).
+        rel: minimum grade counted relevant by binary metrics (MRR, Recall, P, MAP).
+        results_path: JSONL file that receives one record per query; with ``resume`` the
+            queries already recorded there (without error) are not run again.
+        warmup: run one untimed call first (local models: the first call pays one-off costs);
+            never done for API backends, where it would be billed.
+    """
+    if is_first_stage(reranker):
+        return first_stage_result(dataset, metrics, rel=rel)
+    measures = parse_metrics(metrics, rel)
+    run = label or spec_label(reranker)
+    store = ResultStore(results_path) if results_path is not None else None
+    stored = store.load(run) if (store and resume) else {}
+    qids = dataset.evaluated_qids
+    keys = {q: dataset.query_key(q) for q in qids}
+    records = {q: stored[(q, keys[q])] for q in qids if (q, keys[q]) in stored}
+    todo = [q for q in qids if not (q in records and records[q].ok)]
+
+    rr: Reranker | None = None
+    if todo:
+        from rag_rerankers.factory import init_reranker
+
+        rr = init_reranker(reranker)
+    backend = rr.backend if rr is not None else None
+    model = rr.model if rr is not None else None
+    if rr is None and not isinstance(reranker, Reranker):
+        # Everything was resumed: name the backend without building (or loading) anything.
+        from rag_rerankers.factory import to_spec, validate_spec
+
+        info, model, _ = validate_spec(to_spec(reranker))
+        backend = info.name
+    elif isinstance(reranker, Reranker):
+        backend, model = reranker.backend, reranker.model
+
+    billed = rr is not None and (_kind(rr.backend) == "api" or rr.backend in PRICES)
+    if rr is not None and warmup and not billed and todo:
+        first = dataset.candidates[todo[0]]
+        # A failure here is recorded by the timed call that follows.
+        with contextlib.suppress(Exception):
+            rr.rank(dataset.queries[todo[0]], [c.text for c in first[:2]], top_n=None)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(qids), initial=len(qids) - len(todo), desc=run[:40], unit="q",
+               disable=not progress, file=sys.stderr, leave=True)
+    try:
+        for qid in todo:
+            cands = dataset.candidates[qid]
+            texts = [c.text for c in cands]
+            query = dataset.queries[qid]
+            assert rr is not None
+            try:
+                start = time.perf_counter()
+                ranked = rr.rank(query, texts, top_n=None)
+                elapsed = time.perf_counter() - start
+                rec = QueryRecord(
+                    run=run, key=keys[qid], qid=qid,
+                    docids=[cands[item.index].docid for item in ranked],
+                    latency_s=elapsed, n_docs=len(texts),
+                    cost_usd=estimate_cost(rr.backend, rr.model, query, texts),
+                )
+            except Exception as exc:  # one failing query must not stop the run
+                logger.warning("query %s failed for %s: %s", qid, run, exc)
+                rec = QueryRecord(
+                    run=run, key=keys[qid], qid=qid, docids=[], latency_s=None,
+                    n_docs=len(texts), error=f"{type(exc).__name__}: {exc}",
+                )
+            records[qid] = rec
+            if store is not None:
+                store.append(rec)
+            bar.update(1)
+    finally:
+        bar.close()
+
+    done = [records[q] for q in qids if q in records]
+    ok = [r for r in done if r.ok]
+    rankings = {r.qid: r.docids for r in ok}
+    pq = per_query(rankings, dataset.qrels, measures, qids=qids)
+    costs = [r.cost_usd for r in ok if r.cost_usd is not None]
+    price = find_price(backend, model) if backend else None
+    return RunResult(
+        label=run, backend=backend, model=model, metrics=mean(pq, list(measures)),
+        per_query=pq, n_queries=len(qids), n_docs=sum(r.n_docs for r in ok),
+        latency=latency_stats([r.latency_s for r in ok if r.latency_s is not None],
+                              sum(r.n_docs for r in ok)),
+        cost_usd=sum(costs) if (costs and price is not None and price.usd is not None) else None,
+        failures={r.qid: r.error or "" for r in done if not r.ok}, rankings=rankings,
+    )
