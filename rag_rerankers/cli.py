@@ -37,6 +37,7 @@ def command(name: str, help: str, setup: Setup) -> Callable[[Handler], Handler]:
 # --------------------------------------------------------------------------- backends
 def _setup_backends(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the registry as JSON")
+    p.add_argument("--markdown", action="store_true", help="print the table used in the README")
 
 
 @command("backends", "list every backend, its aliases, default model, extra and options", _setup_backends)
@@ -44,6 +45,11 @@ def _backends(args: argparse.Namespace) -> int:
     from rag_rerankers.registry import list_backends
 
     backends = list_backends()
+    if args.markdown:
+        from rag_rerankers.registry import backends_markdown
+
+        print(backends_markdown())
+        return 0
     if args.json:
         print(json.dumps(backends, indent=2))
         return 0

@@ -194,7 +194,7 @@ CONTROL_OPTIONS: tuple[Option, ...] = (
            choices=("memory", "disk", "none")),
     Option("cache_size", "int", 10_000, "Most cache entries (disk: about 1 KiB each).",
            nullable=False),
-    Option("cache_dir", "str", None,
+    Option("cache_path", "str", None,
            "Folder of the disk cache (default $RAG_RERANKERS_CACHE_DIR or "
            "~/.cache/rag-rerankers/scores)."),
     Option("long_docs", "str", "truncate",
@@ -331,7 +331,7 @@ _BUILTIN: tuple[BackendInfo, ...] = (
         options=_LOCAL_OPTIONS
         + (
             Option("max_length", "int", 512, "Max tokens of query + document (longer ones are truncated, with a warning).", nullable=False),
-            Option("model_cache_dir", "str", None, "FlashRank's cache_dir: the folder holding <model>/ (default: /tmp)."),
+            Option("cache_dir", "str", None, "FlashRank's cache_dir: the folder holding <model>/ (default: /tmp)."),
         ),
         requires=(("flashrank", "flashrank"), ("onnxruntime", "onnxruntime")),
     ),
@@ -504,3 +504,25 @@ def list_backends() -> list[dict[str, Any]]:
         True
     """
     return [info.as_dict() for info in _BACKENDS.values()]
+
+
+def backends_markdown() -> str:
+    """The registry as the Markdown table shown in the README and the docs.
+
+    Example:
+        >>> backends_markdown().splitlines()[0]
+        '| backend (aliases) | kind | default model | extra | scores |'
+    """
+    rows = [
+        "| backend (aliases) | kind | default model | extra | scores |",
+        "|---|---|---|---|---|",
+    ]
+    for b in list_backends():
+        aliases = ", ".join(
+            f"`{a}`" + (f" = `{b['alias_models'][a]}`" if a in b["alias_models"] else "")
+            for a in b["aliases"]
+        )
+        name = f"`{b['name']}`" + (f" ({aliases})" if aliases else "")
+        model = f"`{b['default_model']}`" if b["default_model"] else "–"
+        rows.append(f"| {name} | {b['kind']} | {model} | `{b['extra']}` | {b['score_type']} |")
+    return "\n".join(rows)

@@ -57,3 +57,15 @@ def test_demo_with_other_reranker() -> None:
     assert "reranker:    bm25" in out
     assert "snake plant" in out
     assert len(_figures(out)) == 3
+
+
+def test_readme_backends_table_is_current() -> None:
+    """The README's table is the registry's (regenerate: rag-rerankers backends --markdown)."""
+    from pathlib import Path
+
+    from rag_rerankers.registry import backends_markdown
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    start = readme.index("<!-- backends-table:start -->\n") + len("<!-- backends-table:start -->\n")
+    end = readme.index("<!-- backends-table:end -->")
+    assert readme[start:end].strip() == backends_markdown()

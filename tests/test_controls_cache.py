@@ -64,7 +64,7 @@ def test_bm25_is_cached_per_whole_candidate_list():
 
 
 def test_disk_cache_survives_a_new_reranker(tmp_path):
-    spec = f"embedding?offline=true&cache=disk&cache_dir={tmp_path}"
+    spec = f"embedding?offline=true&cache=disk&cache_path={tmp_path}"
     first = init_reranker(spec)
     items = first.rank(QUERY, DOCS)
     first.ranking_setup.cache.close()

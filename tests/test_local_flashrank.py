@@ -29,7 +29,7 @@ def _reference(cache, max_length: int = 512) -> dict[int, float]:
 @pytest.mark.parametrize("max_length", [512, 24])
 def test_scores_equal_flashrank_rerank(max_length: int) -> None:
     cache = tiny_model("flashrank")
-    rr = init_reranker(f"flashrank?model_cache_dir={cache}&max_length={max_length}&batch_size=2")
+    rr = init_reranker(f"flashrank?cache_dir={cache}&max_length={max_length}&batch_size=2")
     assert isinstance(rr, FlashRankReranker) and rr.score_type is ScoreType.PROBABILITY
     ref = _reference(cache, max_length)
     np.testing.assert_allclose(rr.score(QUERY, DOCS), [ref[i] for i in range(len(DOCS))], atol=1e-5)
@@ -39,7 +39,7 @@ def test_scores_equal_flashrank_rerank(max_length: int) -> None:
 def test_model_folder_and_offline(tmp_path) -> None:
     cache = tiny_model("flashrank")
     by_folder = init_reranker(f"flashrank:{cache / FLASHRANK_NAME}?offline=true")
-    by_name = init_reranker("flashrank", model_cache_dir=str(cache), offline=True)
+    by_name = init_reranker("flashrank", cache_dir=str(cache), offline=True)
     assert by_folder._loaded is by_name._loaded  # one ONNX session for both
     # A folder with any name works when it holds exactly one .onnx file.
     renamed = tmp_path / "my-flashrank-model"
@@ -50,18 +50,18 @@ def test_model_folder_and_offline(tmp_path) -> None:
 
 def test_missing_model_offline_names_the_folder(tmp_path) -> None:
     with pytest.raises(ModelNotFoundError, match=str(tmp_path / FLASHRANK_NAME)):
-        init_reranker("flashrank", model_cache_dir=str(tmp_path), offline=True)
+        init_reranker("flashrank", cache_dir=str(tmp_path), offline=True)
     with pytest.raises(ModelNotFoundError, match="nowhere"):
         init_reranker(f"flashrank:{tmp_path / 'nowhere'}")
     with pytest.raises(ConfigError, match="unknown FlashRank model"):
-        init_reranker("flashrank:no-such-flashrank-model", model_cache_dir=str(tmp_path))
+        init_reranker("flashrank:no-such-flashrank-model", cache_dir=str(tmp_path))
 
 
 def test_truncation_warning_and_root_logger_untouched(caplog) -> None:
     cache = tiny_model("flashrank")
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    rr = init_reranker("flashrank", model_cache_dir=str(cache), max_length=20)
+    rr = init_reranker("flashrank", cache_dir=str(cache), max_length=20)
     assert list(root.handlers) == handlers and root.level == level
     with caplog.at_level(logging.WARNING, logger="rag_rerankers"):
         rr.score(QUERY, DOCS)
@@ -77,7 +77,7 @@ def test_device_must_be_cpu() -> None:
 
 async def test_async_matches_sync() -> None:
     cache = tiny_model("flashrank")
-    rr = init_reranker("flashrank", model_cache_dir=str(cache))
+    rr = init_reranker("flashrank", cache_dir=str(cache))
     got = await rr.arank(QUERY, DOCS)
     assert [i.index for i in got] == [i.index for i in rr.rank(QUERY, DOCS)]
 
@@ -94,7 +94,7 @@ def test_same_order_as_langchain_flashrank_rerank() -> None:
     theirs = FlashrankRerank(
         client=Ranker(FLASHRANK_NAME, cache_dir=str(cache)), top_n=len(docs)
     ).compress_documents(docs, QUERY)
-    ours = RerankCompressor(reranker=f"flashrank?model_cache_dir={cache}", top_n=len(docs))
+    ours = RerankCompressor(reranker=f"flashrank?cache_dir={cache}", top_n=len(docs))
     got = ours.compress_documents(docs, QUERY)
     assert [d.metadata["i"] for d in got] == [d.metadata["i"] for d in theirs]
     np.testing.assert_allclose(

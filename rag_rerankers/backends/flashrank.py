@@ -6,8 +6,8 @@ length-sorted batches (FlashRank pads every candidate to the longest one in a si
 Scores equal ``Ranker.rerank``'s: the sigmoid of a one-logit head, the softmax probability of
 "relevant" for a two-logit head (:attr:`ScoreType.PROBABILITY`).
 
-No download happens when ``model_cache_dir/model_name/`` exists (FlashRank calls that folder
-``cache_dir``; here ``cache_dir`` is the result cache's option). With ``offline=true`` a missing folder
+No download happens when ``cache_dir/model_name/`` exists (the option has FlashRank's own
+name; the result cache's folder is the separate ``cache_path`` control). With ``offline=true`` a missing folder
 raises :class:`~rag_rerankers.ModelNotFoundError` naming it instead of downloading. ``model`` may
 also be a folder: its parent is the cache and its name the model (a FlashRank model name, or
 any name when the folder holds exactly one ``.onnx`` file).
@@ -86,7 +86,7 @@ def load_flashrank(
     if offline and not folder.is_dir():
         raise ModelNotFoundError(
             f"flashrank model {name!r} is not in {str(folder)!r} and offline=true forbids the "
-            "download: put the model folder there or set model_cache_dir"
+            "download: put the model folder there or set cache_dir"
         )
 
     def loader() -> FlashRankRuntime:
@@ -127,8 +127,8 @@ def load_flashrank(
 
 
 class FlashRankReranker(Reranker):
-    """FlashRank ONNX cross-encoders. Options: ``max_length``, ``model_cache_dir`` (FlashRank's
-    ``cache_dir``; the name ``cache_dir`` is the result cache's), ``batch_size``, ``offline``."""
+    """FlashRank ONNX cross-encoders. Options: ``max_length``, ``cache_dir`` (FlashRank's
+    model folder), ``batch_size``, ``offline``."""
 
     backend = "flashrank"
     score_type = ScoreType.PROBABILITY
@@ -139,7 +139,7 @@ class FlashRankReranker(Reranker):
         *,
         top_n: int | None = None,
         max_length: int = 512,
-        model_cache_dir: str | None = None,
+        cache_dir: str | None = None,
         batch_size: int = 32,
         offline: bool = False,
         device: str | None = None,
@@ -149,12 +149,12 @@ class FlashRankReranker(Reranker):
             raise ConfigError("flashrank runs on the CPU (ONNX Runtime): drop device or use cpu")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        self.model_cache_dir = model_cache_dir
+        self.cache_dir = cache_dir
         self.batch_size = batch_size
         self.offline = offline
         self.device = device
         self._loaded = load_flashrank(
-            model, cache_dir=model_cache_dir, max_length=max_length, offline=offline
+            model, cache_dir=cache_dir, max_length=max_length, offline=offline
         )
         self.max_length = self._loaded.model.max_length
         self._truncation = TruncationWarner(self.name, self.max_length)

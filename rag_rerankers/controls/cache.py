@@ -1,7 +1,7 @@
 """Opt-in result cache: raw scores keyed by backend, model, options, query and document hash.
 
 - ``cache="memory"``: an LRU dict of at most ``cache_size`` entries, per reranker.
-- ``cache="disk"``: a :mod:`diskcache` folder (``cache_dir``, default
+- ``cache="disk"``: a :mod:`diskcache` folder (``cache_path``, default
   ``~/.cache/rag-rerankers/scores``), shared by every process that uses the same folder.
 
 Raw scores are stored (before normalization, thresholds and ``top_n``), one per scored text,

@@ -118,7 +118,7 @@ def build_setup(owner: Reranker, options: Mapping[str, Any]) -> RankingSetup:
         values["normalize"] = "none"
     fallbacks = _fallbacks(values.pop("fallbacks"))
     on_error = values.pop("on_error") or ("fallback" if fallbacks else "raise")
-    cache_mode, cache_size, cache_dir = (values.pop(k) for k in ("cache", "cache_size", "cache_dir"))
+    cache_mode, cache_size, cache_path = (values.pop(k) for k in ("cache", "cache_size", "cache_path"))
     if cache_size < 1:
         raise ConfigError(f"cache_size must be >= 1, got {cache_size}")
     controls = Controls(on_error=on_error, **{**values, "rank_fields": _rank_fields(values["rank_fields"])})
@@ -139,7 +139,7 @@ def build_setup(owner: Reranker, options: Mapping[str, Any]) -> RankingSetup:
                     "report its model's window, so set chunk_size=<tokens per window>"
                 )
     try:
-        cache = make_cache(cache_mode, cache_size, cache_dir)
+        cache = make_cache(cache_mode, cache_size, cache_path)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return RankingSetup(
