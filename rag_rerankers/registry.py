@@ -507,7 +507,7 @@ def list_backends() -> list[dict[str, Any]]:
 
 
 def backends_markdown() -> str:
-    """The registry as the Markdown table shown in the README and the docs.
+    """The built-in backends as the Markdown table shown in the README and the docs.
 
     Example:
         >>> backends_markdown().splitlines()[0]
@@ -517,7 +517,10 @@ def backends_markdown() -> str:
         "| backend (aliases) | kind | default model | extra | scores |",
         "|---|---|---|---|---|",
     ]
-    for b in list_backends():
+    shipped = {info.name for info in _BUILTIN}  # the README lists what the package ships,
+    for b in list_backends():  # not backends registered at run time (plugins, tests)
+        if b["name"] not in shipped:
+            continue
         aliases = ", ".join(
             f"`{a}`" + (f" = `{b['alias_models'][a]}`" if a in b["alias_models"] else "")
             for a in b["aliases"]
