@@ -16,14 +16,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_serializer
 
-from rag_rerankers.base import UNSET, Reranker, _Unset
+from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
+from rag_rerankers.errors import InvalidInputError
 from rag_rerankers.factory import adapter_fields, init_reranker
 from rag_rerankers.types import RankedItem
 
@@ -47,6 +48,11 @@ class RerankCompressor(BaseDocumentCompressor):
     def __init__(self, reranker: Any = None, **data: Any) -> None:
         super().__init__(**adapter_fields("RerankCompressor", reranker, data))
 
+    @field_serializer("reranker")
+    def _describe_reranker(self, reranker: Reranker) -> dict[str, Any]:
+        # model_dump/JSON show what the reranker is, never its options (they may hold keys)
+        return describe(reranker)
+
     def compress_documents(
         self,
         documents: Sequence[Document],
@@ -54,8 +60,9 @@ class RerankCompressor(BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """Rerank ``documents`` for ``query``; returns new documents, best first."""
-        docs = list(documents)
+        docs = _documents(documents)
         if not docs:
+            check_query(query)  # same answer as the core: a bad query is an error, even here
             return []
         items = self.reranker.rank(
             query, _texts(docs), top_n=self.top_n, metadata=_metadata(docs)
@@ -69,13 +76,30 @@ class RerankCompressor(BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """Native async: awaits the backend's ``arank`` (no thread hop for API backends)."""
-        docs = list(documents)
+        docs = _documents(documents)
         if not docs:
+            check_query(query)  # same answer as the core: a bad query is an error, even here
             return []
         items = await self.reranker.arank(
             query, _texts(docs), top_n=self.top_n, metadata=_metadata(docs)
         )
         return _to_documents(docs, items)
+
+
+def _documents(documents: Any) -> list[Document]:
+    """The candidates as a list, each a LangChain ``Document`` (else :class:`InvalidInputError`)."""
+    if isinstance(documents, (str, bytes, Mapping)) or not isinstance(documents, Iterable):
+        raise InvalidInputError(
+            f"documents must be a sequence of langchain Documents, got {type(documents).__name__}"
+        )
+    docs = list(documents)
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, Document):
+            raise InvalidInputError(
+                f"document {i} is {type(doc).__name__}, not a langchain Document: wrap texts "
+                "as Document(page_content=...)"
+            )
+    return docs
 
 
 def _texts(docs: list[Document]) -> list[str]:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field
+from llama_index.core.bridge.pydantic import Field, field_serializer
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from rag_rerankers.base import UNSET, Reranker, _Unset
+from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
 from rag_rerankers.factory import adapter_fields, init_reranker
 from rag_rerankers.types import RankedItem
@@ -55,6 +55,11 @@ class RerankPostprocessor(BaseNodePostprocessor):
     def __init__(self, reranker: Any = None, **data: Any) -> None:
         super().__init__(**adapter_fields("RerankPostprocessor", reranker, data))
 
+    @field_serializer("reranker")
+    def _describe_reranker(self, reranker: Reranker) -> dict[str, Any]:
+        # model_dump/JSON show what the reranker is, never its options (they may hold keys)
+        return describe(reranker)
+
     @classmethod
     def class_name(cls) -> str:
         return "RerankPostprocessor"
@@ -65,9 +70,10 @@ class RerankPostprocessor(BaseNodePostprocessor):
         query = self._query(query_bundle)
         if not nodes:
             return []
+        texts = self._texts(nodes)  # checked before the start event, which would reject them
         self._start(nodes, query_bundle)
         items = self.reranker.rank(
-            query, self._texts(nodes), top_n=self.top_n, metadata=_metadata(nodes)
+            query, texts, top_n=self.top_n, metadata=_metadata(nodes)
         )
         return self._finish(nodes, items)
 
@@ -77,9 +83,10 @@ class RerankPostprocessor(BaseNodePostprocessor):
         query = self._query(query_bundle)
         if not nodes:
             return []
+        texts = self._texts(nodes)  # checked before the start event, which would reject them
         self._start(nodes, query_bundle)
         items = await self.reranker.arank(
-            query, self._texts(nodes), top_n=self.top_n, metadata=_metadata(nodes)
+            query, texts, top_n=self.top_n, metadata=_metadata(nodes)
         )
         return self._finish(nodes, items)
 
@@ -91,7 +98,7 @@ class RerankPostprocessor(BaseNodePostprocessor):
                 "RerankPostprocessor needs the query: call postprocess_nodes(nodes, "
                 "query_str=...) or use it in a query engine's node_postprocessors"
             )
-        return query_bundle.query_str
+        return check_query(query_bundle.query_str)
 
     def _texts(self, nodes: list[NodeWithScore]) -> list[str]:
         texts = []
@@ -130,8 +137,8 @@ class RerankPostprocessor(BaseNodePostprocessor):
                         ),
                     }
                 )
-            else:
-                node = node.model_copy()
+            else:  # a copy with its own metadata dict: editing the output never edits the input
+                node = node.model_copy(update={"metadata": dict(node.metadata)})
             out.append(NodeWithScore(node=node, score=float(item.score)))
         dispatcher.event(ReRankEndEvent(nodes=out))
         return out

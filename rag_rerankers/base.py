@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final
@@ -55,7 +56,8 @@ def check_top_n(top_n: object) -> int | None:
     """
     if top_n is None:
         return None
-    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
+    # numbers.Integral: numpy integers are fine too; bool is not a count
+    if isinstance(top_n, bool) or not isinstance(top_n, numbers.Integral) or top_n < 1:
         raise InvalidInputError(f"top_n must be None (keep all) or an integer >= 1, got {top_n!r}")
     return int(top_n)
 
@@ -66,7 +68,22 @@ def check_query(query: object) -> str:
         raise InvalidInputError(f"query must be a str, got {type(query).__name__}")
     if not query.strip():
         raise InvalidInputError("query is empty or whitespace: there is nothing to rank against")
+    _check_encodable(query, "the query")
     return query
+
+
+def _check_encodable(text: str, what: str) -> None:
+    # A lone surrogate ("\ud800") is a valid Python str but not Unicode text: tokenizers and
+    # JSON/HTTP clients fail on it with obscure errors, so name the input here instead.
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{what} contains a lone surrogate at position {exc.start} (not valid Unicode "
+            "text); decode the source with errors='replace'"
+        ) from None
 
 
 def check_documents(documents: object) -> list[str]:
@@ -82,6 +99,7 @@ def check_documents(documents: object) -> list[str]:
             raise InvalidInputError(
                 f"document {i} is {type(doc).__name__}, not str: pass the text of each candidate"
             )
+        _check_encodable(doc, f"document {i}")
     return docs
 
 
@@ -313,7 +331,12 @@ class Reranker(ABC):
             )
 
     def _checked_scores(self, scores: Sequence[float], expected: int) -> list[float]:
-        out = [float(s) for s in scores]
+        try:
+            out = [float(s) for s in scores]
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                f"backend {self.backend!r} returned a score that is not a number ({exc})"
+            ) from None
         if len(out) != expected:
             raise InvalidInputError(
                 f"backend {self.backend!r} returned {len(out)} scores for {expected} documents"

@@ -28,6 +28,20 @@ _FLOAT_RE = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 _TRUE = {"true", "yes", "on"}
 _FALSE = {"false", "no", "off"}
 _NONE = {"none", "null"}
+# Option names whose values are never echoed back in error messages.
+_SECRET_VALUE_RE = re.compile(
+    r"(?i)([?&][^=&?|]*(?:key|secret|token|password|auth)[^=&?|]*=)[^&|]*"
+)
+
+
+def redact_spec(spec: str) -> str:
+    """A config string safe to show: values of key/secret/token/password options hidden.
+
+    Example:
+        >>> redact_spec("cohere?api_key=sk-123&top_n=3")
+        'cohere?api_key=***&top_n=3'
+    """
+    return _SECRET_VALUE_RE.sub(r"\1***", spec)
 
 
 @dataclass(frozen=True)
@@ -88,9 +102,10 @@ def parse_spec(spec: str) -> Spec:
             "empty config string: write backend[:model][?key=value], e.g. 'bm25' or "
             "'cohere:rerank-v3.5?top_n=5'"
         )
+    shown = redact_spec(spec)  # error messages quote this, never the key itself
     if "|" in text:
         raise ConfigError(
-            f"{spec!r} is a fallback chain ('a | b'): build it with init_reranker, which "
+            f"{shown!r} is a fallback chain ('a | b'): build it with init_reranker, which "
             "splits it; parse_spec reads one reranker"
         )
     head, sep, query = text.partition("?")
@@ -98,34 +113,34 @@ def parse_spec(spec: str) -> Spec:
     backend = backend.strip().lower()
     if not _BACKEND_RE.match(backend):
         raise ConfigError(
-            f"malformed config string {spec!r}: the backend name {backend!r} must be letters, "
+            f"malformed config string {shown!r}: the backend name {backend!r} must be letters, "
             "digits, '-' or '_' (write backend[:model][?key=value&...])"
         )
     model_name: str | None = model.strip() if colon else None
     if colon and not model_name:
         raise ConfigError(
-            f"malformed config string {spec!r}: nothing after ':' (drop the ':' to use the "
+            f"malformed config string {shown!r}: nothing after ':' (drop the ':' to use the "
             "default model)"
         )
     options: dict[str, Any] = {}
     if sep:
         if not query.strip():
-            raise ConfigError(f"malformed config string {spec!r}: nothing after '?'")
+            raise ConfigError(f"malformed config string {shown!r}: nothing after '?'")
         try:
             pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
         except ValueError:
             raise ConfigError(
-                f"malformed options in {spec!r}: write key=value pairs joined by '&'"
+                f"malformed options in {shown!r}: write key=value pairs joined by '&'"
             ) from None
         for key, value in pairs:
             key = key.strip()
             if not _OPTION_RE.match(key):
-                raise ConfigError(f"malformed option name {key!r} in {spec!r}")
+                raise ConfigError(f"malformed option name {key!r} in {shown!r}")
             if key in options:
-                raise ConfigError(f"option {key!r} is given twice in {spec!r}")
+                raise ConfigError(f"option {key!r} is given twice in {shown!r}")
             if key == "model":
                 raise ConfigError(
-                    f"give the model after ':' (backend:model), not as ?model= in {spec!r}"
+                    f"give the model after ':' (backend:model), not as ?model= in {shown!r}"
                 )
             options[key] = parse_value(value)
     return Spec(backend=backend, model=model_name, options=options)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from rag_rerankers.base import Reranker, check_top_n
-from rag_rerankers.config import Spec, parse_spec, spec_from_mapping
+from rag_rerankers.config import Spec, parse_spec, redact_spec, spec_from_mapping
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.registry import CONTROL_OPTION_NAMES, get_backend
 
@@ -94,6 +95,9 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
 def _build(info: Any, model: str | None, options: dict[str, Any]) -> Reranker:
     """Construct a backend from checked options (ranking controls already removed)."""
     cls = info.load_class()
+    if model is not None and "model" not in inspect.signature(cls).parameters:
+        # e.g. "bm25:x": a clear ConfigError rather than the constructor's TypeError
+        raise ConfigError(f"backend {info.name!r} takes no model: write {info.name!r} without ':...'")
     reranker = cls(**options) if info.default_model is None and model is None else cls(
         model=model, **options
     )
@@ -113,7 +117,7 @@ def _init_chain(spec: str, overrides: dict[str, Any]) -> Reranker:
     """
     segments = [part.strip() for part in spec.split("|")]
     if any(not part for part in segments):
-        raise ConfigError(f"empty reranker in the fallback chain {spec!r}")
+        raise ConfigError(f"empty reranker in the fallback chain {redact_spec(spec)!r}")
     controls: dict[str, Any] = {}
     fallbacks: list[Any] = []
     members: list[Reranker] = []
@@ -127,7 +131,7 @@ def _init_chain(spec: str, overrides: dict[str, Any]) -> Reranker:
                 fallbacks.append(value)
             elif name in controls and controls[name] != value:
                 raise ConfigError(
-                    f"control {name!r} is given twice with different values in {spec!r}: "
+                    f"control {name!r} is given twice with different values in {redact_spec(spec)!r}: "
                     "controls apply to the whole chain"
                 )
             else:

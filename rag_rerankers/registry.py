@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,6 +55,11 @@ class Option:
         elif self.type == "float":
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
             value = float(value) if ok else value
+            if ok and not math.isfinite(value):  # "1e999" parses as inf; NaN/inf break scoring
+                raise ConfigError(
+                    f"option {self.name!r} of backend {backend!r} must be a finite number, "
+                    f"got {value!r}"
+                )
         elif self.type == "list":  # a list/tuple, or a str the option itself splits
             ok = isinstance(value, (str, list, tuple))
             value = tuple(value) if isinstance(value, list) else value
@@ -160,6 +166,15 @@ class BackendInfo:
         }
 
 
+# Stopword lists bm25s knows (checked here so a typo is a ConfigError when the reranker is
+# built, not a ValueError from bm25s at the first query). "no" parses as False in config
+# strings: write "norwegian".
+BM25_STOPWORDS: tuple[str, ...] = (
+    "en", "english", "en_plus", "english_plus", "de", "german", "nl", "dutch", "fr", "french",
+    "es", "spanish", "pt", "portuguese", "it", "italian", "ru", "russian", "sv", "swedish",
+    "no", "norwegian", "zh", "chinese", "tr", "turkish", "ko", "korean", "da", "danish",
+)
+
 CONTROL_OPTIONS: tuple[Option, ...] = (
     Option("normalize", "str", "auto",
            "Score mapping: 'auto' (sigmoid for logits, similarity to [0,1], 0-1 scores kept), "
@@ -262,7 +277,8 @@ _BUILTIN: tuple[BackendInfo, ...] = (
             Option("b", "float", 0.75, "BM25 length normalization.", nullable=False),
             Option("method", "str", "lucene", "BM25 variant.", nullable=False,
                    choices=("lucene", "robertson", "atire", "bm25l", "bm25+")),
-            Option("stopwords", "str", "en", "Stopword list ('en', or none to keep all)."),
+            Option("stopwords", "str", "en", "Stopword list ('en', ..., or none to keep all).",
+                   choices=BM25_STOPWORDS),
         ),
         requires=(("bm25s", "bm25s"),),
     ),
@@ -491,7 +507,7 @@ def list_backends() -> list[dict[str, Any]]:
 
 
 def backends_markdown() -> str:
-    """The registry as the Markdown table shown in the README and the docs.
+    """The built-in backends as the Markdown table shown in the README and the docs.
 
     Example:
         >>> backends_markdown().splitlines()[0]
@@ -501,7 +517,10 @@ def backends_markdown() -> str:
         "| backend (aliases) | kind | default model | extra | scores |",
         "|---|---|---|---|---|",
     ]
-    for b in list_backends():
+    shipped = {info.name for info in _BUILTIN}  # the README lists what the package ships,
+    for b in list_backends():  # not backends registered at run time (plugins, tests)
+        if b["name"] not in shipped:
+            continue
         aliases = ", ".join(
             f"`{a}`" + (f" = `{b['alias_models'][a]}`" if a in b["alias_models"] else "")
             for a in b["aliases"]

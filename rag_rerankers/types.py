@@ -51,6 +51,11 @@ class RankedItem:
     document: str
     metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A read-only mappingproxy cannot be pickled: results travel as a plain dict copy
+        # (multiprocessing, disk caches).
+        return (RankedItem, (self.index, self.score, self.rank, self.document, dict(self.metadata)))
+
     def __repr__(self) -> str:
         return (
             f"RankedItem(index={self.index}, score={self.score!r}, rank={self.rank}, "

@@ -439,6 +439,10 @@ class APIReranker(Reranker):
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
+            # A client refers to its loop (transports, futures), so the weak key alone never
+            # frees it: forget clients of closed loops, e.g. one per asyncio.run(arank(...)).
+            for old in [key for key in self._aclients if key.is_closed()]:
+                self._aclients.pop(old, None)
             client = self._aclients[loop] = self._make_async_client()
         return client
 

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 from rag_rerankers.base import Reranker
@@ -43,11 +44,17 @@ class BM25Reranker(Reranker):
     def _score(self, query: str, documents: Sequence[str]) -> list[float]:
         import bm25s
 
+        # NFC first: "café" typed precomposed and decomposed (e + U+0301) is one term.
         corpus_tokens = bm25s.tokenize(
-            list(documents), stopwords=self.stopwords, show_progress=False
+            [unicodedata.normalize("NFC", d) for d in documents],
+            stopwords=self.stopwords,
+            show_progress=False,
         )
         query_tokens = bm25s.tokenize(
-            query, stopwords=self.stopwords, show_progress=False, return_ids=False
+            unicodedata.normalize("NFC", query),
+            stopwords=self.stopwords,
+            show_progress=False,
+            return_ids=False,
         )[0]
         # Terms absent from the candidates carry no signal (and bm25s rejects unknown tokens);
         # candidates with no indexable term at all (empty, only stopwords or symbols) score 0.

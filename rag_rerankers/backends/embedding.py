@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rag_rerankers.base import Reranker
+from rag_rerankers.errors import ConfigError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
 from rag_rerankers.types import ScoreType, TokenWindow
 
@@ -37,6 +38,10 @@ def load_sentence_transformer(
             )
         except (OSError, ValueError) as exc:
             raise load_error(source, offline, exc) from exc
+        except RuntimeError as exc:  # torch: "Expected one of cpu, cuda, ... device type"
+            if device is not None and "device" in str(exc):
+                raise ConfigError(f"invalid device {device!r}: {exc}") from exc
+            raise
 
     return MODEL_CACHE.get(("sentence-transformer", source.location, device), loader)
 
@@ -59,6 +64,8 @@ class EmbeddingReranker(Reranker):
         document_prefix: str = "",
     ) -> None:
         super().__init__(model=model, top_n=top_n)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.device = device
         self.batch_size = batch_size
         self.offline = offline

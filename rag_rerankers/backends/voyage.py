@@ -86,8 +86,11 @@ class VoyageReranker(APIReranker):
     def _request(
         self, client: Any, query: str, documents: list[str], top_n: int | None
     ) -> list[tuple[int, float]]:
-        result = client.rerank(query, documents, model=self.model, top_k=top_n,
-                               truncation=self.truncation)
+        try:
+            result = client.rerank(query, documents, model=self.model, top_k=top_n,
+                                   truncation=self.truncation)
+        except (IndexError, TypeError) as exc:
+            raise self._bad_index(exc) from exc
         return self._pairs_of(result)
 
     async def _arequest(
@@ -101,9 +104,19 @@ class VoyageReranker(APIReranker):
             result = await client.rerank(
                 query, documents, model=self.model, top_k=top_n, truncation=self.truncation
             )
+        except (IndexError, TypeError) as exc:
+            raise self._bad_index(exc) from exc
         finally:
             voyageai.aiosession.reset(token)
         return self._pairs_of(result)
+
+    def _bad_index(self, exc: BaseException) -> APIResponseError:
+        # The SDK looks up documents[index] for every result, so an out-of-range or
+        # non-integer index from the server surfaces here rather than in check_pairs.
+        return APIResponseError(
+            f"a result index is not a valid document position ({type(exc).__name__}: {exc})",
+            provider=self.provider, status=200,
+        )
 
     def _pairs_of(self, result: Any) -> list[tuple[int, float]]:
         return extract_pairs(self.provider, getattr(result, "results", None),
