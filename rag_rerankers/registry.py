@@ -235,6 +235,14 @@ _LOCAL_OPTIONS: tuple[Option, ...] = (
     ),
 )
 
+_BATCH_TOKENS = Option(
+    "batch_tokens",
+    "int",
+    None,
+    "Max padded tokens (pairs x longest pair) per forward pass, so long pairs go in smaller "
+    "batches with less padding; default: 1024 on a CPU, no cap on a GPU; 0: no cap.",
+)
+
 _MAX_LENGTH = Option(
     "max_length", "int", None, "Max tokens per scored input (longer ones are truncated, with a warning); default: the model's."
 )
@@ -310,6 +318,7 @@ _BUILTIN: tuple[BackendInfo, ...] = (
         aliases=(Alias("bge", "BAAI/bge-reranker-v2-m3"),),
         options=_LOCAL_OPTIONS
         + (
+            _BATCH_TOKENS,
             _MAX_LENGTH,
             Option("dtype", "str", None, "Weights dtype (default: the model's).",
                    choices=("float32", "float16", "bfloat16")),
@@ -330,6 +339,7 @@ _BUILTIN: tuple[BackendInfo, ...] = (
         default_model="ms-marco-TinyBERT-L-2-v2",
         options=_LOCAL_OPTIONS
         + (
+            _BATCH_TOKENS,
             Option("max_length", "int", 512, "Max tokens of query + document (longer ones are truncated, with a warning).", nullable=False),
             Option("cache_dir", "str", None, "FlashRank's cache_dir: the folder holding <model>/ (default: /tmp)."),
         ),
@@ -346,6 +356,7 @@ _BUILTIN: tuple[BackendInfo, ...] = (
         aliases=(Alias("mxbai-rerank"),),
         options=_LOCAL_OPTIONS
         + (
+            _BATCH_TOKENS,
             Option("max_length", "int", 8192, "Max tokens of query + document (capped by the model; longer ones are truncated, with a warning).", nullable=False),
             Option("dtype", "str", None, "Weights dtype (default: the checkpoint's).",
                    choices=("float32", "float16", "bfloat16")),

@@ -8,9 +8,12 @@ import threading
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from support import CountingReranker, FixedScores
 
 from rag_rerankers import InvalidInputError, ModelNotFoundError, RankedItem, init_reranker
+from rag_rerankers.backends._local import length_sorted_batches
 from rag_rerankers.models import ModelCache, resolve_model
 
 
@@ -217,3 +220,22 @@ def test_resolve_model(tmp_path) -> None:
     assert not hub.local and hub.location == "org/some-model"
     with pytest.raises(ModelNotFoundError, match="does not exist"):
         resolve_model(str(tmp_path / "missing"))
+
+
+# ---------------------------------------------------------------- dynamic batching
+
+
+@given(
+    st.lists(st.integers(1, 600), max_size=60),
+    st.integers(1, 40),
+    st.one_of(st.none(), st.integers(1, 3000)),
+)
+def test_length_sorted_batches_partition_within_limits(lengths, batch_size, max_tokens) -> None:
+    batches = list(length_sorted_batches(lengths, batch_size, max_tokens))
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(len(lengths)))  # each item exactly once
+    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)  # longest first
+    for b in batches:
+        assert 1 <= len(b) <= batch_size
+        if max_tokens is not None and len(b) > 1:
+            assert len(b) * max(lengths[i] for i in b) <= max_tokens

@@ -70,12 +70,49 @@ def test_batching_does_not_change_scores() -> None:
     np.testing.assert_allclose(one, many, atol=1e-5)
 
 
+def test_batch_token_budget_bounds_every_forward_pass(monkeypatch) -> None:
+    folder = tiny_model("bert")
+    docs = [d * (1 + i % 3) for i, d in enumerate(DOCS * 3)]  # lengths spread 1x-3x
+    ref = init_reranker(f"cross-encoder:{folder}?batch_tokens=0").score(QUERY, docs)
+    rr = init_reranker(f"cross-encoder:{folder}?batch_tokens=96&batch_size=64")
+    shapes: list[tuple[int, int]] = []
+    runtime = rr._loaded.model
+    real_run = runtime.run
+
+    def spy(features):
+        shapes.append(features["input_ids"].shape)
+        return real_run(features)
+
+    monkeypatch.setattr(runtime, "run", spy)
+    np.testing.assert_allclose(rr.score(QUERY, docs), ref, atol=1e-5)
+    assert sum(rows for rows, _ in shapes) == len(docs)  # every pair scored exactly once
+    assert len(shapes) > 1
+    for rows, width in shapes:  # within the budget (a longer single pair goes alone)
+        assert rows * width <= 96 or rows == 1
+
+
+def test_batch_tokens_default_is_a_cpu_budget() -> None:
+    from rag_rerankers.backends._local import CPU_BATCH_TOKENS
+
+    folder = tiny_model("bert")
+    assert init_reranker(f"cross-encoder:{folder}?device=cpu")._budget == CPU_BATCH_TOKENS
+    assert init_reranker(f"cross-encoder:{folder}?batch_tokens=0")._budget is None
+    assert init_reranker(f"cross-encoder:{folder}?batch_tokens=4096")._budget == 4096
+    assert init_reranker(f"cross-encoder:{folder}?engine=onnx")._budget == CPU_BATCH_TOKENS
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "1.5", "true"])
+def test_bad_batch_tokens(value: str) -> None:
+    with pytest.raises(ConfigError, match="batch_tokens"):
+        init_reranker(f"cross-encoder?batch_tokens={value}")
+
+
 def test_registry_defaults_and_alias() -> None:
     info, model = get_backend("bge")
     assert info.name == "cross-encoder" and model == "BAAI/bge-reranker-v2-m3"
     assert get_backend("cross-encoder")[1] == "cross-encoder/ms-marco-MiniLM-L-6-v2"
     names = {o.name for o in info.all_options()}
-    assert {"max_length", "batch_size", "device", "dtype", "offline", "engine", "quantize"} <= names
+    assert {"max_length", "batch_size", "batch_tokens", "device", "dtype", "offline", "engine", "quantize"} <= names
 
 
 def test_bge_alias_loads_a_local_folder_too() -> None:

@@ -36,6 +36,14 @@ def test_scores_equal_flashrank_rerank(max_length: int) -> None:
     assert [i.index for i in rr.rank(QUERY, DOCS)] == sorted(ref, key=lambda i: -ref[i])
 
 
+def test_batch_tokens_do_not_change_scores() -> None:
+    cache = tiny_model("flashrank")
+    ref = _reference(cache, 512)
+    for tokens in (0, 40):
+        rr = init_reranker(f"flashrank?cache_dir={cache}&batch_tokens={tokens}")
+        np.testing.assert_allclose(rr.score(QUERY, DOCS), [ref[i] for i in range(len(DOCS))], atol=1e-5)
+
+
 def test_model_folder_and_offline(tmp_path) -> None:
     cache = tiny_model("flashrank")
     by_folder = init_reranker(f"flashrank:{cache / FLASHRANK_NAME}?offline=true")

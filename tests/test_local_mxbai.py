@@ -87,6 +87,15 @@ def test_many_documents_match_upstream_batched_path() -> None:
     np.testing.assert_allclose(rr.score(QUERY, docs), upstream_scores(upstream(folder), docs), atol=1e-4)
 
 
+def test_batch_tokens_do_not_change_scores() -> None:
+    folder = tiny_model("mxbai")
+    docs = [f"{DOCS[i % len(DOCS)][: 10 + 7 * i]} ({i})" for i in range(12)]
+    ref = upstream_scores(upstream(folder), docs)
+    for tokens in (0, 64):
+        rr = init_reranker(f"mxbai:{folder}?batch_tokens={tokens}")
+        np.testing.assert_allclose(rr.score(QUERY, docs), ref, atol=1e-4)
+
+
 def test_truncation_warning(caplog) -> None:
     folder = tiny_model("mxbai")
     rr = init_reranker(f"mxbai:{folder}?max_length=24")

@@ -2,7 +2,8 @@
 
 The model is loaded once per process through sentence-transformers' ``CrossEncoder`` (hub
 name, local folder or HF cache), then scored by our own loop: every pair is tokenized once,
-pairs are sorted by token length and batched (each batch padded only to its own longest pair),
+pairs are sorted by token length and batched (each batch padded only to its own longest pair, and on a CPU capped at
+1,024 padded tokens, which keeps padding under 10%),
 and the forward pass runs under ``torch.inference_mode`` and the model's lock.
 
 Scores are logits (:attr:`ScoreType.LOGIT`; a sigmoid turns them into probabilities):
@@ -33,7 +34,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag_rerankers.backends._local import TruncationWarner, length_sorted_batches, torch_dtype
+from rag_rerankers.backends._local import (
+    TruncationWarner,
+    batch_token_budget,
+    check_batch_tokens,
+    length_sorted_batches,
+    torch_dtype,
+)
 from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, ModelSource, load_error, resolve_model
@@ -55,6 +62,7 @@ class CrossEncoderRuntime:
     input_names: tuple[str, ...]
     pad_token_id: int
     engine: str
+    device_type: str  # "cpu", "cuda", "mps": picks the automatic batch token budget
     keep: list[Any] = field(default_factory=list)  # objects that must outlive ``run``
 
 
@@ -218,6 +226,7 @@ def load_cross_encoder(
             run = _torch_runner(qmodel, "cpu")
         else:
             run = _torch_runner(model, model.device)
+        device_type = "cpu" if engine == "onnx" or quantize else model.device.type
         pad = tokenizer.pad_token_id
         return CrossEncoderRuntime(
             tokenizer=tokenizer,
@@ -227,6 +236,7 @@ def load_cross_encoder(
             input_names=input_names,
             pad_token_id=int(pad if pad is not None else 0),
             engine=engine if quantize is None else f"{engine}+{quantize}",
+            device_type=device_type,
             keep=keep,
         )
 
@@ -290,7 +300,8 @@ class CrossEncoderReranker(Reranker):
     """Score each (query, document) pair jointly with a cross-encoder.
 
     Options: ``max_length`` (tokens of query + document; default: the model's), ``batch_size``,
-    ``device``, ``dtype`` (``float32``/``float16``/``bfloat16``), ``offline``, and the CPU fast
+    ``batch_tokens`` (padded tokens per forward pass; default 1,024 on a CPU, no cap on a GPU;
+    ``0``: no cap), ``device``, ``dtype`` (``float32``/``float16``/``bfloat16``), ``offline``, and the CPU fast
     paths ``engine`` (``torch``/``onnx``) and ``quantize`` (``int8``).
     """
 
@@ -304,6 +315,7 @@ class CrossEncoderReranker(Reranker):
         top_n: int | None = None,
         device: str | None = None,
         batch_size: int = 32,
+        batch_tokens: int | None = None,
         offline: bool = False,
         max_length: int | None = None,
         dtype: str | None = None,
@@ -317,6 +329,7 @@ class CrossEncoderReranker(Reranker):
             raise ConfigError(f"max_length must be >= 8 tokens, got {max_length!r}")
         self.device = device
         self.batch_size = batch_size
+        self.batch_tokens = check_batch_tokens(batch_tokens)
         self.offline = offline
         self.dtype = dtype
         self.engine = engine
@@ -326,6 +339,7 @@ class CrossEncoderReranker(Reranker):
         )
         runtime = self._loaded.model
         self.max_length = max_length or runtime.max_length
+        self._budget = batch_token_budget(self.batch_tokens, runtime.device_type)
         self._truncation = TruncationWarner(self.name, self.max_length)
 
     def token_window(self) -> Any:
@@ -355,7 +369,7 @@ class CrossEncoderReranker(Reranker):
             )
             self._truncation.report(cut, len(documents))
             lengths = [len(ids) for ids in columns["input_ids"]]
-            for batch in length_sorted_batches(lengths, self.batch_size):
+            for batch in length_sorted_batches(lengths, self.batch_size, self._budget):
                 logits = runtime.run(pad_batch(columns, batch, runtime.pad_token_id))
                 for i, s in zip(batch, head_scores(logits, runtime.num_labels), strict=True):
                     scores[i] = s

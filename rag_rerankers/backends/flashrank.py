@@ -27,7 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag_rerankers.backends._local import TruncationWarner, length_sorted_batches
+from rag_rerankers.backends._local import (
+    TruncationWarner,
+    batch_token_budget,
+    check_batch_tokens,
+    length_sorted_batches,
+)
 from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError, ModelNotFoundError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, ModelSource, load_error
@@ -128,7 +133,8 @@ def load_flashrank(
 
 class FlashRankReranker(Reranker):
     """FlashRank ONNX cross-encoders. Options: ``max_length``, ``cache_dir`` (FlashRank's
-    model folder), ``batch_size``, ``offline``."""
+    model folder), ``batch_size``, ``batch_tokens`` (padded tokens per forward pass; default
+    1,024; ``0``: no cap), ``offline``."""
 
     backend = "flashrank"
     score_type = ScoreType.PROBABILITY
@@ -141,6 +147,7 @@ class FlashRankReranker(Reranker):
         max_length: int = 512,
         cache_dir: str | None = None,
         batch_size: int = 32,
+        batch_tokens: int | None = None,
         offline: bool = False,
         device: str | None = None,
     ) -> None:
@@ -151,6 +158,8 @@ class FlashRankReranker(Reranker):
             raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.cache_dir = cache_dir
         self.batch_size = batch_size
+        self.batch_tokens = check_batch_tokens(batch_tokens)
+        self._budget = batch_token_budget(self.batch_tokens, "cpu")
         self.offline = offline
         self.device = device
         self._loaded = load_flashrank(
@@ -174,7 +183,7 @@ class FlashRankReranker(Reranker):
                 for i, e in zip(long, rt.cut_tokenizer.encode_batch([pairs[i] for i in long]), strict=True):
                     encodings[i] = e
             lengths = [len(e.ids) for e in encodings]
-            for batch in length_sorted_batches(lengths, self.batch_size):
+            for batch in length_sorted_batches(lengths, self.batch_size, self._budget):
                 width = max(lengths[i] for i in batch)
                 ids = np.full((len(batch), width), rt.pad_token_id, dtype=np.int64)
                 types = np.zeros((len(batch), width), dtype=np.int64)

@@ -25,7 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag_rerankers.backends._local import TruncationWarner, length_sorted_batches, torch_dtype
+from rag_rerankers.backends._local import (
+    TruncationWarner,
+    batch_token_budget,
+    check_batch_tokens,
+    length_sorted_batches,
+    torch_dtype,
+)
 from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
@@ -135,7 +141,8 @@ def _best_device() -> Any:
 
 class MxbaiReranker(Reranker):
     """mxbai-rerank-v2. Options: ``max_length`` (default 8192, capped by the model),
-    ``batch_size``, ``device``, ``dtype``, ``offline``, ``instruction``."""
+    ``batch_size``, ``batch_tokens`` (padded tokens per forward pass; default 1,024 on a CPU,
+    no cap on a GPU; ``0``: no cap), ``device``, ``dtype``, ``offline``, ``instruction``."""
 
     backend = "mxbai"
     score_type = ScoreType.LOGIT
@@ -147,6 +154,7 @@ class MxbaiReranker(Reranker):
         top_n: int | None = None,
         device: str | None = None,
         batch_size: int = 32,
+        batch_tokens: int | None = None,
         offline: bool = False,
         max_length: int = 8192,
         dtype: str | None = None,
@@ -159,6 +167,7 @@ class MxbaiReranker(Reranker):
             raise ConfigError(f"max_length must be >= 16 tokens, got {max_length!r}")
         self.device = device
         self.batch_size = batch_size
+        self.batch_tokens = check_batch_tokens(batch_tokens)
         self.offline = offline
         self.dtype = dtype
         self.instruction = instruction
@@ -166,6 +175,7 @@ class MxbaiReranker(Reranker):
         rt = self._loaded.model
         # Upstream: the prompt template must fit beside max_length in the model's window.
         self.max_length = min(max_length, rt.model_max_length - rt.predefined_length)
+        self._budget = batch_token_budget(self.batch_tokens, rt.model.device.type)
         self._truncation = TruncationWarner(self.name, self.max_length)
 
     def build_inputs(self, query: str, documents: Sequence[str]) -> tuple[list[list[int]], int]:
@@ -200,7 +210,7 @@ class MxbaiReranker(Reranker):
             lengths = [len(x) for x in inputs]
             device = rt.model.device
             with torch.inference_mode():
-                for batch in length_sorted_batches(lengths, self.batch_size):
+                for batch in length_sorted_batches(lengths, self.batch_size, self._budget):
                     width = max(lengths[i] for i in batch)
                     ids = torch.full((len(batch), width), rt.pad_token_id, dtype=torch.long)
                     mask = torch.zeros((len(batch), width), dtype=torch.long)
