@@ -117,4 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run the imported module's main: plugins register their commands in rag_rerankers.cli,
+    # not in this __main__ copy of it.
+    from rag_rerankers.cli import main as _main
+
+    sys.exit(_main())

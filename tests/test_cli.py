@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from rag_rerankers.cli import main
 
 
@@ -69,3 +71,13 @@ def test_readme_backends_table_is_current() -> None:
     start = readme.index("<!-- backends-table:start -->\n") + len("<!-- backends-table:start -->\n")
     end = readme.index("<!-- backends-table:end -->")
     assert readme[start:end].strip() == backends_markdown()
+
+
+@pytest.mark.parametrize("module", ["rag_rerankers", "rag_rerankers.cli"])
+def test_every_entry_point_has_the_eval_commands(module: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "compare" in proc.stdout and "eval" in proc.stdout
