@@ -326,6 +326,10 @@ _BUILTIN: tuple[BackendInfo, ...] = (
                    nullable=False, choices=("torch", "onnx")),
             Option("quantize", "str", None, "int8: dynamic int8 quantization (CPU fast path).",
                    choices=("int8",)),
+            Option("amp", "str", None,
+                   "Mixed precision (torch.autocast) on float32 weights: matrix products in this "
+                   "dtype, norms and residuals in float32 (closer to float32 scores than dtype).",
+                   choices=("bfloat16", "float16")),
         ),
         requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
     ),

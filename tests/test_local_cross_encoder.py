@@ -112,7 +112,7 @@ def test_registry_defaults_and_alias() -> None:
     assert info.name == "cross-encoder" and model == "BAAI/bge-reranker-v2-m3"
     assert get_backend("cross-encoder")[1] == "cross-encoder/ms-marco-MiniLM-L-6-v2"
     names = {o.name for o in info.all_options()}
-    assert {"max_length", "batch_size", "batch_tokens", "device", "dtype", "offline", "engine", "quantize"} <= names
+    assert {"max_length", "batch_size", "batch_tokens", "device", "dtype", "offline", "engine", "quantize", "amp"} <= names
 
 
 def test_bge_alias_loads_a_local_folder_too() -> None:
@@ -252,6 +252,27 @@ def test_fast_paths(caplog) -> None:
     assert np.corrcoef(ox8, base)[0, 1] > 0.9
 
 
+def test_amp_is_autocast_on_the_shared_float32_model() -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = tiny_model("xlmr")
+    fp32 = init_reranker(f"cross-encoder:{folder}")
+    amp = init_reranker(f"cross-encoder:{folder}?amp=bfloat16&batch_size=1")
+    assert amp._loaded is fp32._loaded  # no second copy of the weights
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    tok = AutoTokenizer.from_pretrained(folder)
+    expected = []
+    for doc in DOCS:  # one pair per pass: no padding, so the reference is exact
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            expected.append(float(model(**tok(QUERY, doc, return_tensors="pt")).logits.float()[0, 0]))
+    ours = np.array(amp.score(QUERY, DOCS))
+    np.testing.assert_allclose(ours, expected, atol=1e-6)
+    base = np.array(fp32.score(QUERY, DOCS))
+    assert np.abs(ours - base).max() > 0  # bfloat16 products did run
+    np.testing.assert_allclose(ours, base, atol=0.05)
+    assert next(iter(model.parameters())).dtype == torch.float32
+
+
 @pytest.mark.parametrize(
     "spec",
     [
@@ -259,6 +280,10 @@ def test_fast_paths(caplog) -> None:
         "cross-encoder?quantize=int4",
         "cross-encoder?engine=onnx&device=cuda",
         "cross-encoder?quantize=int8&dtype=float16",
+        "cross-encoder?amp=int8",
+        "cross-encoder?amp=bfloat16&dtype=bfloat16",
+        "cross-encoder?amp=bfloat16&engine=onnx",
+        "cross-encoder?amp=bfloat16&quantize=int8",
     ],
 )
 def test_bad_fast_path_options(spec: str) -> None:

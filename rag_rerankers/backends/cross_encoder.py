@@ -18,7 +18,10 @@ Opt-in fast CPU paths, from the config string:
 - ``?quantize=int8``: dynamic int8 quantization of the linear layers (``torch.ao``);
 - ``?engine=onnx``: export to ONNX once per process and run with ONNX Runtime;
 - ``?engine=onnx&quantize=int8``: ONNX Runtime with dynamically quantized int8 weights;
-- ``?dtype=bfloat16``: bfloat16 weights (fast on CPUs with AVX512-BF16 or AMX).
+- ``?dtype=bfloat16``: bfloat16 weights (fast on CPUs with AVX512-BF16 or AMX);
+- ``?amp=bfloat16``: mixed precision (``torch.autocast``): matrix products in bfloat16,
+  float32 weights, norms and residual sums, so scores stay closer to float32's. The weights
+  are the float32 model's, shared with float32 rerankers of the same model.
 
 Example:
     >>> from rag_rerankers.registry import get_backend
@@ -49,6 +52,7 @@ from rag_rerankers.types import ScoreType
 DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 ENGINES = ("torch", "onnx")
 QUANTIZE = ("int8",)
+AMP = ("bfloat16", "float16")
 
 
 @dataclass
@@ -56,7 +60,7 @@ class CrossEncoderRuntime:
     """A loaded cross-encoder: its tokenizer and a function from padded inputs to logits."""
 
     tokenizer: Any
-    run: Callable[[dict[str, Any]], Any]  # numpy int64 arrays -> numpy [batch, labels]
+    run: Callable[..., Any]  # (numpy int64 arrays, amp=None) -> numpy [batch, labels]
     num_labels: int
     max_length: int
     input_names: tuple[str, ...]
@@ -89,12 +93,19 @@ def _st_max_length(ce: Any) -> int | None:
     return getattr(ce, "max_length", None)
 
 
-def _torch_runner(model: Any, device: Any) -> Callable[[dict[str, Any]], Any]:
+def _torch_runner(model: Any, device: Any) -> Callable[..., Any]:
+    import contextlib
+
     import torch
 
-    def run(features: dict[str, Any]) -> Any:
+    def run(features: dict[str, Any], amp: str | None = None) -> Any:
         inputs = {k: torch.from_numpy(v).to(device) for k, v in features.items()}
-        with torch.inference_mode():
+        mixed = (
+            torch.autocast(torch.device(device).type, dtype=getattr(torch, amp))
+            if amp
+            else contextlib.nullcontext()
+        )
+        with torch.inference_mode(), mixed:
             return model(**inputs).logits.float().cpu().numpy()
 
     return run
@@ -301,8 +312,9 @@ class CrossEncoderReranker(Reranker):
 
     Options: ``max_length`` (tokens of query + document; default: the model's), ``batch_size``,
     ``batch_tokens`` (padded tokens per forward pass; default 1,024 on a CPU, no cap on a GPU;
-    ``0``: no cap), ``device``, ``dtype`` (``float32``/``float16``/``bfloat16``), ``offline``, and the CPU fast
-    paths ``engine`` (``torch``/``onnx``) and ``quantize`` (``int8``).
+    ``0``: no cap), ``device``, ``dtype`` (``float32``/``float16``/``bfloat16``), ``offline``,
+    ``amp`` (``bfloat16``/``float16`` mixed precision) and the CPU fast paths ``engine``
+    (``torch``/``onnx``) and ``quantize`` (``int8``).
     """
 
     backend = "cross-encoder"
@@ -321,8 +333,16 @@ class CrossEncoderReranker(Reranker):
         dtype: str | None = None,
         engine: str = "torch",
         quantize: str | None = None,
+        amp: str | None = None,
     ) -> None:
         super().__init__(model=model, top_n=top_n)
+        if amp is not None and amp not in AMP:
+            raise ConfigError(f"amp must be one of {list(AMP)} or None, got {amp!r}")
+        if amp is not None and (engine != "torch" or quantize or dtype not in (None, "float32")):
+            raise ConfigError(
+                "amp mixes precisions on float32 torch weights: drop engine, quantize and dtype "
+                "(or drop amp)"
+            )
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if max_length is not None and max_length < 8:
@@ -334,6 +354,7 @@ class CrossEncoderReranker(Reranker):
         self.dtype = dtype
         self.engine = engine
         self.quantize = quantize
+        self.amp = amp
         self._loaded = load_cross_encoder(
             model, device=device, offline=offline, dtype=dtype, engine=engine, quantize=quantize
         )
@@ -370,7 +391,8 @@ class CrossEncoderReranker(Reranker):
             self._truncation.report(cut, len(documents))
             lengths = [len(ids) for ids in columns["input_ids"]]
             for batch in length_sorted_batches(lengths, self.batch_size, self._budget):
-                logits = runtime.run(pad_batch(columns, batch, runtime.pad_token_id))
+                features = pad_batch(columns, batch, runtime.pad_token_id)
+                logits = runtime.run(features, amp=self.amp) if self.amp else runtime.run(features)
                 for i, s in zip(batch, head_scores(logits, runtime.num_labels), strict=True):
                     scores[i] = s
         return scores
