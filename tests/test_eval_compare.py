@@ -44,6 +44,21 @@ def test_compare_writes_table_json_csv_plots_and_jsonl(tmp_path: Path) -> None:
     assert cmp.files["quality_vs_latency"] == str(tmp_path / "quality_vs_latency.png")
 
 
+def test_plots_leave_the_callers_matplotlib_state_alone(tmp_path: Path) -> None:
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # e.g. a notebook's or an app's own backend
+    try:
+        compare(["bm25"], tiny_dataset(4), METRICS, out_dir=tmp_path, progress=False)
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == []  # no figure left open in pyplot
+        assert (tmp_path / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        matplotlib.use(before)
+
+
 def test_nDCG10_is_always_compared_and_table_renders() -> None:
     from rich.console import Console
 

@@ -1,4 +1,5 @@
-"""Terminal tables (rich) and plots (matplotlib, Agg backend: no display needed)."""
+"""Terminal tables (rich) and plots (matplotlib's object API: no display needed, and pyplot's
+global backend and figure list are left as the caller set them)."""
 
 from __future__ import annotations
 
@@ -75,20 +76,18 @@ def result_table(result: RunResult, dataset: dict[str, Any]) -> Any:
     return table
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _figure(figsize: tuple[float, float]) -> tuple[Any, Any]:
+    # A bare Figure renders through its own Agg canvas on savefig, without pyplot.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
 def plot_quality_latency(cmp: Comparison, path: str | Path, metric: str = "nDCG@10") -> Path:
     """Quality (``metric``) against median latency per query; the first stage (no reranking
     latency) is drawn as a horizontal line."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _figure((7, 4.5))
     base = cmp.baseline
     ax.axhline(base.metrics[metric], color="grey", linestyle="--", label=base.label)
     xs = []
@@ -110,16 +109,14 @@ def plot_quality_latency(cmp: Comparison, path: str | Path, metric: str = "nDCG@
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
 def plot_metrics(cmp: Comparison, path: str | Path) -> Path:
     """Grouped bars: one group per metric, one bar per run."""
-    plt = _pyplot()
     n = len(cmp.results)
     width = 0.8 / max(n, 1)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cmp.metrics)), 4.5))
+    fig, ax = _figure((max(6, 1.6 * len(cmp.metrics)), 4.5))
     for i, r in enumerate(cmp.results):
         xs = [j + (i - (n - 1) / 2) * width for j in range(len(cmp.metrics))]
         ax.bar(xs, [r.metrics.get(m, 0.0) for m in cmp.metrics], width, label=r.label)
@@ -132,5 +129,4 @@ def plot_metrics(cmp: Comparison, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
