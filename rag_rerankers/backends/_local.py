@@ -61,6 +61,18 @@ def length_sorted_batches(
         yield batch
 
 
+def check_batch_size(batch_size: object) -> int:
+    """Validate the ``batch_size`` option: an integer >= 1.
+
+    Example:
+        >>> check_batch_size(16)
+        16
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    return batch_size
+
+
 def check_batch_tokens(batch_tokens: object) -> int | None:
     """Validate the ``batch_tokens`` option: ``None`` (automatic), ``0`` (no cap) or >= 1.
 

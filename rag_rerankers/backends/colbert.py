@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rag_rerankers.backends._local import TruncationWarner
+from rag_rerankers.backends._local import TruncationWarner, check_batch_size
 from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
@@ -71,12 +71,10 @@ class ColBERTReranker(Reranker):
         max_length: int | None = None,
     ) -> None:
         super().__init__(model=model, top_n=top_n)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if max_length is not None and max_length < 4:
             raise ConfigError(f"max_length must be >= 4 tokens, got {max_length!r}")
         self.device = device
-        self.batch_size = batch_size
+        self.batch_size = check_batch_size(batch_size)
         self.offline = offline
         self._loaded = load_colbert(model, device=device, offline=offline)
         encoder = self._loaded.model

@@ -40,6 +40,7 @@ from typing import Any
 from rag_rerankers.backends._local import (
     TruncationWarner,
     batch_token_budget,
+    check_batch_size,
     check_batch_tokens,
     length_sorted_batches,
     torch_dtype,
@@ -343,12 +344,10 @@ class CrossEncoderReranker(Reranker):
                 "amp mixes precisions on float32 torch weights: drop engine, quantize and dtype "
                 "(or drop amp)"
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if max_length is not None and max_length < 8:
             raise ConfigError(f"max_length must be >= 8 tokens, got {max_length!r}")
         self.device = device
-        self.batch_size = batch_size
+        self.batch_size = check_batch_size(batch_size)
         self.batch_tokens = check_batch_tokens(batch_tokens)
         self.offline = offline
         self.dtype = dtype

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rag_rerankers.backends._local import check_batch_size
 from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
@@ -64,10 +65,8 @@ class EmbeddingReranker(Reranker):
         document_prefix: str = "",
     ) -> None:
         super().__init__(model=model, top_n=top_n)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.device = device
-        self.batch_size = batch_size
+        self.batch_size = check_batch_size(batch_size)
         self.offline = offline
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix

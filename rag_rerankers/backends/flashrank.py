@@ -30,6 +30,7 @@ from typing import Any
 from rag_rerankers.backends._local import (
     TruncationWarner,
     batch_token_budget,
+    check_batch_size,
     check_batch_tokens,
     length_sorted_batches,
 )
@@ -154,10 +155,8 @@ class FlashRankReranker(Reranker):
         super().__init__(model=model, top_n=top_n)
         if device not in (None, "cpu"):
             raise ConfigError("flashrank runs on the CPU (ONNX Runtime): drop device or use cpu")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         self.cache_dir = cache_dir
-        self.batch_size = batch_size
+        self.batch_size = check_batch_size(batch_size)
         self.batch_tokens = check_batch_tokens(batch_tokens)
         self._budget = batch_token_budget(self.batch_tokens, "cpu")
         self.offline = offline

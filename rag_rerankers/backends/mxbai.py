@@ -28,6 +28,7 @@ from typing import Any
 from rag_rerankers.backends._local import (
     TruncationWarner,
     batch_token_budget,
+    check_batch_size,
     check_batch_tokens,
     length_sorted_batches,
     torch_dtype,
@@ -161,12 +162,10 @@ class MxbaiReranker(Reranker):
         instruction: str | None = None,
     ) -> None:
         super().__init__(model=model, top_n=top_n)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if max_length is None or max_length < 16:
             raise ConfigError(f"max_length must be >= 16 tokens, got {max_length!r}")
         self.device = device
-        self.batch_size = batch_size
+        self.batch_size = check_batch_size(batch_size)
         self.batch_tokens = check_batch_tokens(batch_tokens)
         self.offline = offline
         self.dtype = dtype
