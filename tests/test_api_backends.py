@@ -242,3 +242,51 @@ def test_one_reranker_two_threads_two_event_loops(backend, server):
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(run, range(2)))
     assert all(pairs(r) == WANT for batch in results for r in batch)
+
+
+LOOP_END_SCRIPT = """
+import asyncio, gc, sys
+from rag_rerankers import init_reranker
+from rag_rerankers.testing import FakeRerankServer
+
+backend = sys.argv[1]
+with FakeRerankServer(api_key="k") as server:
+    rr = init_reranker(backend, api_key="k", base_url=server.base_url(backend))
+    clients, closed = [], []
+    real_close = rr._close_async_client
+
+    async def recording_close(client):
+        closed.append(client)
+        await real_close(client)
+
+    rr._close_async_client = recording_close
+
+    async def once():
+        out = await rr.arank("bicycle gears", ["bread", "bicycle gears"])
+        clients.append(rr._async_client())
+        return out
+
+    for _ in range(2):  # a new loop each time, as scripts and notebooks do
+        assert [i.index for i in asyncio.run(once())] == [1, 0]
+    gc.collect()
+    # Each loop's client was closed when its loop ended, without an explicit aclose().
+    assert len(clients) == 2 and clients[0] is not clients[1]
+    assert [id(c) for c in closed] == [id(c) for c in clients], (len(closed), len(clients))
+    for c in clients:
+        for part in c if isinstance(c, tuple) else (c,):
+            state = getattr(part, "is_closed", getattr(part, "closed", True))
+            state = state() if callable(state) else state
+            assert state is True, (type(part), state)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_async_clients_close_when_their_event_loop_ends(backend: str) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", LOOP_END_SCRIPT, backend], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+    assert "Unclosed" not in proc.stderr  # aiohttp's warning for a leaked session

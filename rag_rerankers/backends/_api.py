@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import os
@@ -386,6 +387,11 @@ class APIReranker(Reranker):
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
+        # Per loop, a suspended async generator that closes that loop's client when the loop
+        # shuts down (see _close_at_loop_end).
+        self._aclosers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # ----------------------------------------------------------------- to implement
     def _make_client(self) -> Any:
@@ -443,8 +449,31 @@ class APIReranker(Reranker):
             # frees it: forget clients of closed loops, e.g. one per asyncio.run(arank(...)).
             for old in [key for key in self._aclients if key.is_closed()]:
                 self._aclients.pop(old, None)
+                self._aclosers.pop(old, None)
             client = self._aclients[loop] = self._make_async_client()
+            self._aclosers[loop] = self._close_at_loop_end(client)
         return client
+
+    def _close_at_loop_end(self, client: Any) -> Any:
+        """Start an async generator that closes ``client`` when the running loop shuts down.
+
+        ``asyncio.run`` (and ``asyncio.Runner``, pytest-asyncio, Jupyter's loop) calls
+        ``loop.shutdown_asyncgens()`` before closing the loop, which runs the generator's
+        ``finally``: a script that only calls ``asyncio.run(rr.arank(...))`` leaks no
+        connection (aiohttp would print "Unclosed client session" at exit).
+        """
+
+        async def closer() -> Any:
+            try:
+                yield
+            finally:
+                await self._close_async_client(client)
+
+        gen = closer()
+        step = gen.__anext__()  # runs up to the yield; the loop's hooks now track gen
+        with contextlib.suppress(StopIteration):
+            step.send(None)
+        return gen  # held by self._aclosers: the loop tracks it only weakly
 
     def chunks(self, query: str, documents: list[str]) -> list[tuple[int, list[str]]]:
         """Split ``documents`` into ``(offset, chunk)`` pieces under the per-request limits.
@@ -583,8 +612,12 @@ class APIReranker(Reranker):
 
     async def aclose(self) -> None:
         """Close the async client of the running event loop, and the sync client."""
-        client = self._aclients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
+        loop = asyncio.get_running_loop()
+        client = self._aclients.pop(loop, None)
+        closer = self._aclosers.pop(loop, None)
+        if closer is not None:
+            await closer.aclose()  # its finally closes the client
+        elif client is not None:
             await self._close_async_client(client)
         self.close()
 
