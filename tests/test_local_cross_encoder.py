@@ -252,23 +252,24 @@ def test_fast_paths(caplog) -> None:
     assert np.corrcoef(ox8, base)[0, 1] > 0.9
 
 
-def test_amp_is_autocast_on_the_shared_float32_model() -> None:
+@pytest.mark.parametrize("amp", ["bfloat16", "float16"])
+def test_amp_is_autocast_on_the_shared_float32_model(amp: str) -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     folder = tiny_model("xlmr")
     fp32 = init_reranker(f"cross-encoder:{folder}")
-    amp = init_reranker(f"cross-encoder:{folder}?amp=bfloat16&batch_size=1")
-    assert amp._loaded is fp32._loaded  # no second copy of the weights
+    mixed = init_reranker(f"cross-encoder:{folder}?amp={amp}&batch_size=1")
+    assert mixed._loaded is fp32._loaded  # no second copy of the weights
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     tok = AutoTokenizer.from_pretrained(folder)
     expected = []
     for doc in DOCS:  # one pair per pass: no padding, so the reference is exact
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=getattr(torch, amp)):
             expected.append(float(model(**tok(QUERY, doc, return_tensors="pt")).logits.float()[0, 0]))
-    ours = np.array(amp.score(QUERY, DOCS))
+    ours = np.array(mixed.score(QUERY, DOCS))
     np.testing.assert_allclose(ours, expected, atol=1e-6)
     base = np.array(fp32.score(QUERY, DOCS))
-    assert np.abs(ours - base).max() > 0  # bfloat16 products did run
+    assert np.abs(ours - base).max() > 0  # reduced-precision products did run
     np.testing.assert_allclose(ours, base, atol=0.05)
     assert next(iter(model.parameters())).dtype == torch.float32
 
