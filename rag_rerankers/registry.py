@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from rag_rerankers.backends._local import AMP_DTYPES, DTYPES
 from rag_rerankers.config import format_value
 from rag_rerankers.errors import ConfigError, MissingDependencyError
 
@@ -321,7 +322,7 @@ _BUILTIN: tuple[BackendInfo, ...] = (
             _BATCH_TOKENS,
             _MAX_LENGTH,
             Option("dtype", "str", None, "Weights dtype (default: the model's).",
-                   choices=("float32", "float16", "bfloat16")),
+                   choices=DTYPES),
             Option("engine", "str", "torch", "Inference engine: torch, or onnx (ONNX Runtime, CPU).",
                    nullable=False, choices=("torch", "onnx")),
             Option("quantize", "str", None, "int8: dynamic int8 quantization (CPU fast path).",
@@ -329,7 +330,7 @@ _BUILTIN: tuple[BackendInfo, ...] = (
             Option("amp", "str", None,
                    "Mixed precision (torch.autocast) on float32 weights: matrix products in this "
                    "dtype, norms and residuals in float32 (closer to float32 scores than dtype).",
-                   choices=("bfloat16", "float16")),
+                   choices=AMP_DTYPES),
         ),
         requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
     ),
@@ -363,7 +364,7 @@ _BUILTIN: tuple[BackendInfo, ...] = (
             _BATCH_TOKENS,
             Option("max_length", "int", 8192, "Max tokens of query + document (capped by the model; longer ones are truncated, with a warning).", nullable=False),
             Option("dtype", "str", None, "Weights dtype (default: the checkpoint's).",
-                   choices=("float32", "float16", "bfloat16")),
+                   choices=DTYPES),
             Option("instruction", "str", None, "Optional task instruction put before the query."),
         ),
         requires=(("transformers", "transformers"), ("torch", "torch")),

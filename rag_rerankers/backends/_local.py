@@ -19,6 +19,7 @@ from rag_rerankers.errors import ConfigError
 logger = logging.getLogger("rag_rerankers")
 
 DTYPES = ("float32", "float16", "bfloat16")
+AMP_DTYPES = ("bfloat16", "float16")  # torch.autocast on float32 weights (cross-encoder)
 
 
 # Padded tokens per forward pass on a CPU. Measured on TREC DL19 top-100 (MiniLM-L6, 2 cores):

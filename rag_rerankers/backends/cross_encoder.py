@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag_rerankers.backends._local import (
+    AMP_DTYPES,
     TruncationWarner,
     batch_token_budget,
     check_batch_size,
@@ -53,7 +54,6 @@ from rag_rerankers.types import ScoreType
 DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 ENGINES = ("torch", "onnx")
 QUANTIZE = ("int8",)
-AMP = ("bfloat16", "float16")
 
 
 @dataclass
@@ -337,8 +337,8 @@ class CrossEncoderReranker(Reranker):
         amp: str | None = None,
     ) -> None:
         super().__init__(model=model, top_n=top_n)
-        if amp is not None and amp not in AMP:
-            raise ConfigError(f"amp must be one of {list(AMP)} or None, got {amp!r}")
+        if amp is not None and amp not in AMP_DTYPES:
+            raise ConfigError(f"amp must be one of {list(AMP_DTYPES)} or None, got {amp!r}")
         if amp is not None and (engine != "torch" or quantize or dtype not in (None, "float32")):
             raise ConfigError(
                 "amp mixes precisions on float32 torch weights: drop engine, quantize and dtype "
