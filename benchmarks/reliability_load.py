@@ -418,7 +418,7 @@ def faults(
     if hasattr(Reranker, "configure"):
         with FakeRerankServer(api_key=KEY) as server:
             _fault_stream(server, requests, rate, [*RETRYABLE_FAULTS, MALFORMED], seed, read_timeout)
-            rr = make(server, 0).configure(fallbacks=["bm25"], on_error="fallback")
+            rr = make(server, 0).configure(fallbacks=[init_reranker("bm25")], on_error="fallback")
             results = asyncio.run(_run_faulty(rr, queries, docs, concurrency))
             report.update(summarize("fallback", results, bound_off, server))
             by: dict[str, int] = {}

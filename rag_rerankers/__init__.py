@@ -10,6 +10,7 @@ Example:
 from rag_rerankers.base import Reranker
 from rag_rerankers.config import Spec, format_spec, parse_spec
 from rag_rerankers.errors import (
+    BackendError,
     ConfigError,
     InvalidInputError,
     MissingDependencyError,
@@ -24,6 +25,7 @@ from rag_rerankers.types import RankedItem, ScoreType
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackendError",
     "ConfigError",
     "InvalidInputError",
     "MissingDependencyError",

@@ -20,7 +20,8 @@ from typing import Any, ClassVar, Final
 
 from rag_rerankers.controls import pipeline
 from rag_rerankers.controls.setup import DEFAULT_SETUP, RankingSetup, build_setup
-from rag_rerankers.errors import InvalidInputError
+from rag_rerankers.errors import BackendError, InvalidInputError
+from rag_rerankers.options import TOP_N, Option
 from rag_rerankers.types import RankedItem, ScoreType, TokenWindow
 
 logger = logging.getLogger("rag_rerankers")
@@ -120,18 +121,14 @@ def check_metadata(metadata: object, expected: int) -> list[Mapping[str, Any] | 
     return metas
 
 
-def sort_key(index_and_score: tuple[int, float]) -> tuple[bool, float, int]:
-    """Order by score descending, ties in input order, NaN after everything (even -inf)."""
-    index, score = index_and_score
-    nan = math.isnan(score)
-    return (nan, 0.0 if nan else -score, index)
-
-
 class Reranker(ABC):
     """Base class of every reranker backend.
 
-    Subclasses set ``backend`` and ``score_type`` and implement :meth:`_score`; those with a
-    native async client also override :meth:`_ascore`.
+    Subclasses set ``backend``, ``score_type`` and (when they load a model) ``default_model``,
+    declare their own keyword options in ``options`` (defaults equal to the constructor's) and
+    implement :meth:`_score`; those with a native async client also override :meth:`_ascore`.
+    A backend module then declares the backend once, beside the class, as a
+    :class:`~rag_rerankers.registry.BackendInfo` named ``BACKEND`` (see docs/contributing.md).
 
     Example:
         >>> from rag_rerankers import init_reranker
@@ -141,7 +138,13 @@ class Reranker(ABC):
     """
 
     backend: ClassVar[str] = "custom"
+    kind: ClassVar[str] = "local"
+    """``"local"`` (in-process model), ``"api"`` (remote service) or ``"lexical"``."""
+    default_model: ClassVar[str | None] = None
+    """The model used when none is given (``None``: the backend takes no model)."""
     score_type: ClassVar[ScoreType] = ScoreType.UNBOUNDED
+    options: ClassVar[tuple[Option, ...]] = (TOP_N,)
+    """Keyword options this class adds to those of its bases (see :meth:`declared_options`)."""
     independent_scores: ClassVar[bool] = True
     """Whether a document's score is independent of the other candidates (the cache stores
     scores per document when true, per whole candidate list when false, e.g. BM25)."""
@@ -154,8 +157,24 @@ class Reranker(ABC):
     _ranking: RankingSetup = DEFAULT_SETUP
 
     def __init__(self, model: str | None = None, *, top_n: int | None = None) -> None:
-        self.model = model
+        self.model = model if model is not None else self.default_model
         self.top_n = check_top_n(top_n)
+
+    @classmethod
+    def declared_options(cls) -> tuple[Option, ...]:
+        """Every keyword option of this class: its bases' ``options`` first, then its own
+        (a redeclared name replaces the inherited one in place).
+
+        Example:
+            >>> from rag_rerankers.backends.bm25 import BM25Reranker
+            >>> [o.name for o in BM25Reranker.declared_options()]
+            ['top_n', 'k1', 'b', 'method', 'stopwords']
+        """
+        found: dict[str, Option] = {}
+        for klass in reversed(cls.__mro__):
+            for opt in vars(klass).get("options", ()):
+                found[opt.name] = opt
+        return tuple(found.values())
 
     # ----------------------------------------------------------------- to implement
     @abstractmethod
@@ -187,7 +206,7 @@ class Reranker(ABC):
     def configure(self, **controls: Any) -> Reranker:
         """Set ``top_n`` and the ranking controls (``normalize``, ``score_threshold``, ``fallbacks``, ``on_error``,
         ``cache``, ``long_docs``, ``rank_fields``, ``dedup``, ...; see
-        :data:`rag_rerankers.registry.CONTROL_OPTIONS`); returns ``self``.
+        :data:`rag_rerankers.controls.setup.CONTROL_OPTIONS`); returns ``self``.
 
         :func:`~rag_rerankers.init_reranker` calls this with the controls of a config string.
         Each call adds to the controls set before (a cache is rebuilt empty).
@@ -334,11 +353,11 @@ class Reranker(ABC):
         try:
             out = [float(s) for s in scores]
         except (TypeError, ValueError) as exc:
-            raise InvalidInputError(
+            raise BackendError(
                 f"backend {self.backend!r} returned a score that is not a number ({exc})"
             ) from None
         if len(out) != expected:
-            raise InvalidInputError(
+            raise BackendError(
                 f"backend {self.backend!r} returned {len(out)} scores for {expected} documents"
             )
         if any(math.isnan(s) for s in out):
@@ -346,17 +365,6 @@ class Reranker(ABC):
                 "backend %r returned NaN scores; those documents are ranked last", self.backend
             )
         return out
-
-    def _finalize(
-        self, docs: list[str], scores: list[float], top_n: int | None
-    ) -> list[RankedItem]:
-        order = sorted(enumerate(scores), key=sort_key)
-        if top_n is not None:
-            order = order[:top_n]
-        return [
-            RankedItem(index=i, score=s, rank=r, document=docs[i])
-            for r, (i, s) in enumerate(order, start=1)
-        ]
 
 
 def describe(reranker: Reranker) -> dict[str, Any]:

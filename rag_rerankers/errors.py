@@ -37,6 +37,17 @@ class InvalidInputError(RerankerError, ValueError):
     """A query, document list or call argument cannot be reranked (says which and why)."""
 
 
+class BackendError(RerankerError, RuntimeError):
+    """A backend broke its contract: a wrong number of scores, a score that is not a number,
+    fewer results than asked for. A fault of the backend (or of its model), not of the caller's
+    input. API backends report a provider's unusable answer as :class:`APIResponseError`.
+
+    Example:
+        >>> isinstance(BackendError("backend 'x' returned 2 scores for 3 documents"), RerankerError)
+        True
+    """
+
+
 class ModelNotFoundError(RerankerError, OSError):
     """A local model could not be found or loaded (says which folder or name was looked for)."""
 

@@ -9,8 +9,9 @@ from typing import Any
 
 from rag_rerankers.base import Reranker, check_top_n
 from rag_rerankers.config import Spec, parse_spec, redact_spec, spec_from_mapping
+from rag_rerankers.controls.setup import CONTROL_OPTION_NAMES
 from rag_rerankers.errors import ConfigError
-from rag_rerankers.registry import CONTROL_OPTION_NAMES, get_backend
+from rag_rerankers.registry import BackendInfo, get_backend
 
 RerankerSpec = str | Mapping[str, Any] | Reranker
 """What :func:`init_reranker` accepts: a config string, a dict, or a ready reranker (and, for
@@ -36,7 +37,7 @@ def to_spec(spec: str | Mapping[str, Any], **overrides: Any) -> Spec:
     return Spec(backend=parsed.backend, model=model, options=options)
 
 
-def validate_spec(spec: Spec) -> tuple[Any, str | None, dict[str, Any]]:
+def validate_spec(spec: Spec) -> tuple[BackendInfo, str | None, dict[str, Any]]:
     """Check a spec against the registry: ``(info, model, typed options)``."""
     info, default_model = get_backend(spec.backend)
     known = info.option_map()
@@ -61,7 +62,7 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
         spec: ``"backend[:model][?key=value&...]"``, ``{"backend": ..., "model": ..., **options}``
             or a :class:`Reranker`. A fallback chain is written ``"first | second | ..."``.
         **overrides: options (and ``model``) that take precedence over the spec's. Ranking
-            controls (:data:`~rag_rerankers.registry.CONTROL_OPTIONS`) apply to the whole chain.
+            controls (:data:`~rag_rerankers.controls.setup.CONTROL_OPTIONS`) apply to the whole chain.
 
     Raises:
         ConfigError: unknown backend or option, malformed string, wrong option type.
@@ -89,23 +90,42 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
     info, model, options = validate_spec(to_spec(spec, **overrides))
     controls = {k: options.pop(k) for k in list(options) if k in CONTROL_OPTION_NAMES}
     reranker = _build(info, model, options)
+    if "fallbacks" in controls:
+        controls["fallbacks"] = build_fallbacks(controls["fallbacks"])
     return reranker.configure(**controls) if controls else reranker
 
 
-def _build(info: Any, model: str | None, options: dict[str, Any]) -> Reranker:
+def _build(info: BackendInfo, model: str | None, options: dict[str, Any]) -> Reranker:
     """Construct a backend from checked options (ranking controls already removed)."""
     cls = info.load_class()
-    if model is not None and "model" not in inspect.signature(cls).parameters:
+    if model is None:
+        return cls(**options)
+    if "model" not in inspect.signature(cls).parameters:
         # e.g. "bm25:x": a clear ConfigError rather than the constructor's TypeError
         raise ConfigError(f"backend {info.name!r} takes no model: write {info.name!r} without ':...'")
-    reranker = cls(**options) if info.default_model is None and model is None else cls(
-        model=model, **options
-    )
-    # What the result cache keys on: the declared, non-secret backend options.
-    reranker._option_names = tuple(  # type: ignore[attr-defined]
-        opt.name for opt in info.options if not opt.secret
-    )
-    return reranker
+    return cls(model=model, **options)
+
+
+def build_fallbacks(value: Any) -> list[Reranker]:
+    """Build the ``fallbacks`` control: config strings, dicts or rerankers, in order.
+
+    A plain comma-separated string (``"flashrank,bm25"``) names several fallbacks.
+
+    Example:
+        >>> [r.name for r in build_fallbacks("bm25")]
+        ['bm25']
+    """
+    if value is None:
+        return []
+    if isinstance(value, (str, Mapping, Reranker)):
+        value = [value]
+    built: list[Reranker] = []
+    for item in value:
+        if isinstance(item, str) and "|" not in item and "," in item and "?" not in item:
+            built.extend(init_reranker(part) for part in item.split(","))
+        else:
+            built.append(init_reranker(item))
+    return built
 
 
 def _init_chain(spec: str, overrides: dict[str, Any]) -> Reranker:
@@ -137,9 +157,8 @@ def _init_chain(spec: str, overrides: dict[str, Any]) -> Reranker:
             else:
                 controls[name] = value
         members.append(_build(info, model, options))
-    extra = [item for value in fallbacks for item in (value if isinstance(value, tuple) else [value])]
+    extra = [built for value in fallbacks for built in build_fallbacks(value)]
     return members[0].configure(fallbacks=[*members[1:], *extra], **controls)
-
 
 
 

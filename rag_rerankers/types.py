@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -87,3 +87,40 @@ class TokenWindow:
     pair_with_query: bool = False
     reserved: int = 2
     lock: Any = None
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """What the ranking controls (:mod:`rag_rerankers.controls`) need from a reranker.
+
+    :class:`rag_rerankers.Reranker` implements it; the controls depend on this protocol, not on
+    the base class, so the base class can build on the controls without an import cycle.
+    """
+
+    backend: str
+    model: str | None
+    score_type: ScoreType
+    independent_scores: bool
+    supports_partial_scores: bool
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def ranking_setup(self) -> Any: ...
+
+    def token_window(self) -> TokenWindow | None: ...
+
+    def _score(self, query: str, documents: Sequence[str]) -> Sequence[float]: ...
+
+    async def _ascore(self, query: str, documents: Sequence[str]) -> Sequence[float]: ...
+
+    def _score_top(
+        self, query: str, documents: Sequence[str], top_n: int
+    ) -> Sequence[tuple[int, float]]: ...
+
+    async def _ascore_top(
+        self, query: str, documents: Sequence[str], top_n: int
+    ) -> Sequence[tuple[int, float]]: ...
+
+    def _checked_scores(self, scores: Sequence[float], expected: int) -> list[float]: ...

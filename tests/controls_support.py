@@ -75,17 +75,13 @@ def register_failing_backend() -> None:
     """Register ``test-failing`` (a FailingReranker) so config strings can name it."""
     from rag_rerankers.registry import BackendInfo, register_backend
 
+    class RegisteredFailing(FailingReranker):
+        backend = "test-failing"
+        kind = "api"
+        default_model = "always-down"
+
     register_backend(
-        BackendInfo(
-            name="test-failing",
-            target="tests.controls_support:FailingReranker",
-            kind="api",
-            extra="all",
-            description="Always fails (tests only).",
-            score_type="relevance",
-            default_model="always-down",
-        ),
-        replace=True,
+        BackendInfo(RegisteredFailing, "Always fails (tests only).", extra="all"), replace=True
     )
 
 

@@ -39,7 +39,7 @@ async def test_split_equals_single_request(backend, server):
     sizes = [len(r.body.get("documents") or r.body.get("texts") or r.body.get("input"))
              for r in server.requests[-5:]]
     assert sizes == [7, 7, 7, 7, 2]
-    assert pairs(await rr.arank(QUERY, DOCS, top_n=None)) == single  # chunks sent concurrently
+    assert pairs(await rr.arank(QUERY, DOCS, top_n=None)) == single  # request batches sent concurrently
     assert pairs(await rr.arank(QUERY, DOCS, top_n=4)) == single[:4]
     await aclose(rr)
 
@@ -66,7 +66,7 @@ def test_voyage_token_budget_splits(server, monkeypatch):
     single = single_request_answer("voyage", server)
     rr = make("voyage", server)
     monkeypatch.setattr(type(rr), "max_tokens_per_request", 60)
-    chunks = rr.chunks(QUERY, DOCS)
+    chunks = rr.request_batches(QUERY, DOCS)
     assert len(chunks) > 1
     assert [d for _, c in chunks for d in c] == DOCS
     assert [o for o, _ in chunks] == [sum(len(c) for _, c in chunks[:k]) for k in range(len(chunks))]

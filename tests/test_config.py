@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import string
 
 import pytest
@@ -166,30 +167,61 @@ def test_list_backends_is_data() -> None:
     assert "bi-encoder" in emb["aliases"]
 
 
-def test_registry_options_match_constructors() -> None:
-    """Declared options and constructor keywords cannot drift apart."""
-    import inspect
-
-    for info in {get_backend(n)[0].name: get_backend(n)[0] for n in backend_names()}.values():
-        try:
-            cls = info.load_class()
-        except MissingDependencyError:
+def _constructor_parameters(cls: type) -> dict[str, inspect.Parameter]:
+    """Keyword parameters a class accepts, following ``**common`` up to the base classes."""
+    found: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
             continue
-        params = inspect.signature(cls.__init__).parameters
-        accepted = {n for n, p in params.items() if p.kind is p.KEYWORD_ONLY}
-        declared = {o.name for o in info.all_options()}
-        assert declared <= accepted, (info.name, declared - accepted)
+        params = inspect.signature(init).parameters
+        for name, p in params.items():
+            if name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+                found.setdefault(name, p)
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            break
+    return found
+
+
+@pytest.mark.parametrize("name", [b["name"] for b in list_backends()])
+def test_declared_options_match_the_constructor(name: str) -> None:
+    """Every declared option is a constructor keyword with the same default.
+
+    An option whose constructor default is None but whose declaration shows the value the
+    class resolves it to (API backends' max_documents_per_request) is checked on an instance.
+    """
+    info, _ = get_backend(name)
+    params = _constructor_parameters(info.cls)
+    for opt in info.all_options():
+        assert opt.name in params, (name, opt.name)
+        default = params[opt.name].default
+        if default is None and opt.default is not None:
+            built = info.cls(base_url="http://127.0.0.1:9", api_key="k")
+            assert getattr(built, opt.name) == opt.default, (name, opt.name)
+        else:
+            assert default == opt.default, (name, opt.name, default, opt.default)
+    if "model" in params:  # the default model is the class's default_model, declared once
+        assert params["model"].default is None, name
+
+
+def test_configure_takes_built_fallbacks_only() -> None:
+    """The factory builds fallbacks from config strings; configure() gets rerankers."""
+    with pytest.raises(ConfigError, match="init_reranker"):
+        init_reranker("bm25").configure(fallbacks=["bm25"])
+    rr = init_reranker("bm25").configure(fallbacks=[init_reranker("bm25?k1=1.2")])
+    assert [f.k1 for f in rr.ranking_setup.fallbacks] == [1.2]
+    assert len(init_reranker("bm25", fallbacks="bm25,bm25").ranking_setup.fallbacks) == 2
 
 
 def test_missing_dependency_names_pip_command() -> None:
+    from rag_rerankers.backends.bm25 import BM25Reranker
+
+    class NeedsMissing(BM25Reranker):
+        backend = "needs-missing"
+
     register_backend(
         BackendInfo(
-            name="needs-missing",
-            target="rag_rerankers.backends.bm25:BM25Reranker",
-            kind="local",
-            extra="flashrank",
-            description="test entry",
-            score_type="logit",
+            NeedsMissing, "test entry", extra="flashrank",
             requires=(("surely_not_installed_pkg_xyz", "surely-not-installed"),),
         ),
         replace=True,
@@ -204,10 +236,10 @@ def test_missing_dependency_names_pip_command() -> None:
 
 
 def test_register_backend_refuses_silent_overwrite() -> None:
-    info = BackendInfo(name="bm25", target="x:y", kind="lexical", extra="bm25",
-                       description="dup", score_type="unbounded")
+    from rag_rerankers.backends.bm25 import BM25Reranker
+
     with pytest.raises(ConfigError, match="already registered"):
-        register_backend(info)
+        register_backend(BackendInfo(BM25Reranker, "dup"))
 
 
 def test_option_coercion() -> None:

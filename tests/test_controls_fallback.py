@@ -23,7 +23,7 @@ def test_raise_is_the_default_without_fallbacks():
 
 
 def test_fallback_to_bm25_names_the_producer_and_logs_the_cause(caplog):
-    primary = FailingReranker().configure(fallbacks=["bm25"])
+    primary = FailingReranker().configure(fallbacks=[init_reranker("bm25")])
     expected = init_reranker("bm25").rank(QUERY, DOCS)
     with caplog.at_level(logging.WARNING, logger="rag_rerankers"):
         items = primary.rank(QUERY, DOCS)
@@ -53,7 +53,7 @@ def test_pipe_syntax_from_a_config_string_with_chain_wide_controls():
 
 async def test_async_fallback_goes_down_the_whole_chain():
     first, second = FailingReranker("a"), FailingReranker("b")
-    rr = first.configure(fallbacks=[second, "bm25"])
+    rr = first.configure(fallbacks=[second, init_reranker("bm25")])
     items = await rr.arank(QUERY, DOCS)
     assert (first.attempts, second.attempts) == (1, 1)
     assert items[0].index == 1 and items[0].metadata["reranked_by"] == "bm25"

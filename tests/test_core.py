@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import CountingReranker, FixedScores
 
-from rag_rerankers import InvalidInputError, ModelNotFoundError, RankedItem, init_reranker
+from rag_rerankers import BackendError, InvalidInputError, ModelNotFoundError, RankedItem, init_reranker
 from rag_rerankers.backends._local import length_sorted_batches
 from rag_rerankers.models import ModelCache, resolve_model
 
@@ -35,7 +35,7 @@ def test_nan_scores_go_last_with_a_warning(caplog: pytest.LogCaptureFixture) -> 
 
 
 def test_wrong_number_of_scores_is_an_error() -> None:
-    with pytest.raises(InvalidInputError, match="returned 2 scores for 3 documents"):
+    with pytest.raises(BackendError, match="returned 2 scores for 3 documents"):
         FixedScores([1.0, 2.0]).rank("q", ["a", "b", "c"])
 
 

@@ -86,9 +86,9 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     page = (site / "reference" / "config-strings" / "index.html").read_text("utf-8")
     # Built-in backends only: tests elsewhere in this process may register fakes.
-    from rag_rerankers.registry import _BUILTIN
+    from rag_rerankers.registry import shipped_backends
 
-    for info in _BUILTIN:
+    for info in shipped_backends():
         assert f'id="{info.name}"' in page
     api = (site / "reference" / "rag_rerankers" / "index.html").read_text("utf-8")
     assert 'id="rag_rerankers.init_reranker"' in api

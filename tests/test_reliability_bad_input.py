@@ -26,7 +26,7 @@ from reliability_support import (
 from support import FixedScores
 
 from rag_rerankers import init_reranker
-from rag_rerankers.errors import ConfigError, InvalidInputError, ModelNotFoundError
+from rag_rerankers.errors import BackendError, ConfigError, InvalidInputError, ModelNotFoundError
 
 BACKENDS = ["bm25", "embedding"]
 
@@ -249,13 +249,13 @@ def test_nan_and_infinite_scores_are_ordered_and_reported(surface, caplog) -> No
 
 @pytest.mark.parametrize("bad", [[None, 1.0], ["high", 1.0], [object(), 1.0]])
 def test_non_numeric_backend_scores(surface, bad) -> None:
-    with pytest.raises(InvalidInputError, match="not a number"):
+    with pytest.raises(BackendError, match="not a number"):
         surface(FixedScores(bad), "q", ["a", "b"])
 
 
 @pytest.mark.parametrize("bad", [[1.0], [1.0, 2.0, 3.0], []])
 def test_wrong_number_of_backend_scores(surface, bad) -> None:
-    with pytest.raises(InvalidInputError, match=r"returned \d+ scores for 2 documents"):
+    with pytest.raises(BackendError, match=r"returned \d+ scores for 2 documents"):
         surface(FixedScores(bad), "q", ["a", "b"])
 
 

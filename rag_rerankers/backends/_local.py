@@ -1,4 +1,8 @@
-"""Helpers shared by the local (in-process model) backends.
+"""What the local (in-process model) backends share.
+
+- :class:`LocalReranker`: their base class, declaring the options they all take once
+  (``device``, ``batch_size``, ``offline``); :data:`BATCH_TOKENS` and :func:`max_length_option`
+  for the options several of them take.
 
 - :func:`length_sorted_batches`: dynamic batching. Sorting pairs by token length puts
   similar lengths together, so each batch is padded only to its own longest member; a padded
@@ -14,7 +18,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
+from rag_rerankers.options import Option
 
 logger = logging.getLogger("rag_rerankers")
 
@@ -155,3 +161,48 @@ def torch_dtype(dtype: str | None) -> Any:
     import torch
 
     return getattr(torch, dtype)
+
+
+BATCH_TOKENS = Option(
+    "batch_tokens",
+    "int",
+    None,
+    "Max padded tokens (pairs x longest pair) per forward pass, so long pairs go in smaller "
+    "batches with less padding; default: 1024 on a CPU, no cap on a GPU; 0: no cap.",
+)
+
+
+def max_length_option(default: int | None, help: str, nullable: bool = True) -> Option:
+    """The ``max_length`` option, whose default and meaning differ per backend."""
+    return Option("max_length", "int", default, help, nullable=nullable)
+
+
+class LocalReranker(Reranker):
+    """Base of the backends that run a model in this process.
+
+    Declares and checks the options every local backend takes; a subclass adds its own.
+    """
+
+    kind = "local"
+    options = (
+        Option("device", "str", None,
+               "Torch device ('cpu', 'cuda', 'cuda:1', 'mps'); default: best available."),
+        Option("batch_size", "int", 32, "Documents per forward pass.", nullable=False),
+        Option("offline", "bool", False,
+               "Never contact the model hub: use a local folder, a packaged model or the HF cache.",
+               nullable=False),
+    )
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        top_n: int | None = None,
+        device: str | None = None,
+        batch_size: int = 32,
+        offline: bool = False,
+    ) -> None:
+        super().__init__(model=model, top_n=top_n)
+        self.device = device
+        self.batch_size = check_batch_size(batch_size)
+        self.offline = offline

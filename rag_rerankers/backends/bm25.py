@@ -16,15 +16,35 @@ import unicodedata
 from collections.abc import Sequence
 
 from rag_rerankers.base import Reranker
+from rag_rerankers.options import Option
+from rag_rerankers.registry import BackendInfo
 from rag_rerankers.types import ScoreType
+
+# Stopword lists bm25s knows (checked here so a typo is a ConfigError when the reranker is
+# built, not a ValueError from bm25s at the first query). "no" parses as False in config
+# strings: write "norwegian".
+STOPWORDS: tuple[str, ...] = (
+    "en", "english", "en_plus", "english_plus", "de", "german", "nl", "dutch", "fr", "french",
+    "es", "spanish", "pt", "portuguese", "it", "italian", "ru", "russian", "sv", "swedish",
+    "no", "norwegian", "zh", "chinese", "tr", "turkish", "ko", "korean", "da", "danish",
+)
+METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 
 
 class BM25Reranker(Reranker):
     """BM25 over the candidates. Options: ``k1``, ``b``, ``method``, ``stopwords``."""
 
     backend = "bm25"
+    kind = "lexical"
     score_type = ScoreType.UNBOUNDED
     independent_scores = False  # IDF comes from the candidate list itself
+    options = (
+        Option("k1", "float", 1.5, "BM25 term-frequency saturation.", nullable=False),
+        Option("b", "float", 0.75, "BM25 length normalization.", nullable=False),
+        Option("method", "str", "lucene", "BM25 variant.", nullable=False, choices=METHODS),
+        Option("stopwords", "str", "en", "Stopword list ('en', ..., or none to keep all).",
+               choices=STOPWORDS),
+    )
 
     def __init__(
         self,
@@ -65,3 +85,10 @@ class BM25Reranker(Reranker):
         retriever = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
         retriever.index(corpus_tokens, show_progress=False)
         return [float(s) for s in retriever.get_scores(known)]
+
+
+BACKEND = BackendInfo(
+    BM25Reranker,
+    "Okapi BM25 over the candidate set (bm25s); no model, no download.",
+    requires=(("bm25s", "bm25s"),),
+)

@@ -19,18 +19,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag_rerankers.backends._api import (
-    APIReranker,
-    error_for_status,
-    extract_pairs,
-    fixed_timeout_clients,
-    httpx_timeout,
-    request_id_from,
-    translate_httpx,
-)
+from rag_rerankers.backends._api.base import API_REQUIRES, APIReranker
+from rag_rerankers.backends._api.errors import error_for_status, request_id_from
+from rag_rerankers.backends._api.http import fixed_timeout_clients, httpx_timeout, translate_httpx
+from rag_rerankers.backends._api.responses import extract_pairs
 from rag_rerankers.errors import APIResponseError, RerankAPIError
+from rag_rerankers.options import Option
+from rag_rerankers.registry import BackendInfo
 
-DEFAULT_MODEL = "rerank-v5.0-pro"
 _NO_SDK_RETRIES = {"max_retries": 0}  # retries happen once, in RetryPolicy
 
 
@@ -38,32 +34,20 @@ class CohereReranker(APIReranker):
     """Cohere v2 rerank. Options: ``max_tokens_per_doc`` plus the common API options."""
 
     backend = "cohere"
-    provider = "cohere"
+    default_model = "rerank-v5.0-pro"
     env_keys = ("COHERE_API_KEY", "CO_API_KEY")
     default_base_url = "https://api.cohere.com"
     # Cohere accepts up to 10,000 documents and recommends at most 1,000 per request.
     default_max_documents = 1000
+    options = (
+        Option("max_tokens_per_doc", "int", None,
+               "Truncate each document to this many tokens (API default 4096)."),
+    )
 
     def __init__(
-        self,
-        model: str = DEFAULT_MODEL,
-        *,
-        top_n: int | None = None,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        max_retries: int = 3,
-        backoff: float = 0.5,
-        max_backoff: float = 20.0,
-        max_documents_per_request: int | None = None,
-        max_tokens_per_doc: int | None = None,
+        self, model: str | None = None, *, max_tokens_per_doc: int | None = None, **common: Any
     ) -> None:
-        super().__init__(
-            model, top_n=top_n, api_key=api_key, base_url=base_url, timeout=timeout,
-            connect_timeout=connect_timeout, max_retries=max_retries, backoff=backoff,
-            max_backoff=max_backoff, max_documents_per_request=max_documents_per_request,
-        )
+        super().__init__(model, **common)
         self.max_tokens_per_doc = max_tokens_per_doc
         # Omitted, not null, when unset: the API then applies its own default (4096).
         self._extra: dict[str, Any] = (
@@ -108,7 +92,7 @@ class CohereReranker(APIReranker):
         return self._pairs_of(await client.rerank(**self._kwargs(query, documents, top_n)))
 
     def _pairs_of(self, response: Any) -> list[tuple[int, float]]:
-        return extract_pairs(self.provider, getattr(response, "results", None),
+        return extract_pairs(self.backend, getattr(response, "results", None),
                              lambda r: (r.index, r.relevance_score))
 
     def _translate(self, exc: BaseException) -> RerankAPIError | None:
@@ -118,8 +102,16 @@ class CohereReranker(APIReranker):
             status = exc.status_code or 0
             if 200 <= status < 300:  # the SDK could not decode a 2xx body
                 return APIResponseError("the response body is not valid JSON",
-                                        provider=self.provider, status=status,
+                                        provider=self.backend, status=status,
                                         request_id=request_id_from(exc.headers))
-            return error_for_status(self.provider, status, headers=exc.headers, body=exc.body,
+            return error_for_status(self.backend, status, headers=exc.headers, body=exc.body,
                                     secret=self._secret())
-        return translate_httpx(self.provider, exc)
+        return translate_httpx(self.backend, exc)
+
+
+BACKEND = BackendInfo(
+    CohereReranker,
+    "Cohere Rerank v2 API via the official cohere SDK (also vLLM's /v2/rerank).",
+    requires=(("cohere", "cohere"), *API_REQUIRES),
+    docs_url="https://docs.cohere.com/reference/rerank",
+)

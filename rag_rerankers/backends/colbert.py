@@ -21,13 +21,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rag_rerankers.backends._local import TruncationWarner, check_batch_size
-from rag_rerankers.base import Reranker
+from rag_rerankers.backends._local import LocalReranker, TruncationWarner, max_length_option
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
+from rag_rerankers.registry import Alias, BackendInfo
 from rag_rerankers.types import ScoreType
-
-DEFAULT_MODEL = "colbert-ir/colbertv2.0"
 
 
 def load_colbert(
@@ -53,30 +51,24 @@ def _transformer(encoder: Any) -> Any:
     return encoder[0]
 
 
-class ColBERTReranker(Reranker):
+class ColBERTReranker(LocalReranker):
     """ColBERT MaxSim. Options: ``max_length`` (document tokens; default: the checkpoint's
     ``doc_maxlen``), ``batch_size``, ``device``, ``offline``."""
 
     backend = "colbert"
+    default_model = "colbert-ir/colbertv2.0"
     score_type = ScoreType.UNBOUNDED
+    options = (
+        max_length_option(None, "Max document tokens (default: the checkpoint's doc_maxlen; "
+                          "longer ones are truncated, with a warning)."),
+    )
 
-    def __init__(
-        self,
-        model: str = DEFAULT_MODEL,
-        *,
-        top_n: int | None = None,
-        device: str | None = None,
-        batch_size: int = 32,
-        offline: bool = False,
-        max_length: int | None = None,
-    ) -> None:
-        super().__init__(model=model, top_n=top_n)
+    def __init__(self, model: str | None = None, *, max_length: int | None = None,
+                 **common: Any) -> None:
+        super().__init__(model, **common)
         if max_length is not None and max_length < 4:
             raise ConfigError(f"max_length must be >= 4 tokens, got {max_length!r}")
-        self.device = device
-        self.batch_size = check_batch_size(batch_size)
-        self.offline = offline
-        self._loaded = load_colbert(model, device=device, offline=offline)
+        self._loaded = load_colbert(self.model, device=self.device, offline=self.offline)
         encoder = self._loaded.model
         module = _transformer(encoder)
         default = getattr(module, "document_length", None) or encoder.max_seq_length
@@ -119,3 +111,11 @@ class ColBERTReranker(Reranker):
             )
             scores = [float((q[0] @ doc.T).max(dim=1).values.sum()) for doc in d]
         return scores
+
+
+BACKEND = BackendInfo(
+    ColBERTReranker,
+    "ColBERTv2 late interaction (MaxSim) via sentence-transformers' MultiVectorEncoder.",
+    aliases=(Alias("late-interaction"),),
+    requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
+)

@@ -39,19 +39,22 @@ from typing import Any
 
 from rag_rerankers.backends._local import (
     AMP_DTYPES,
+    BATCH_TOKENS,
+    DTYPES,
+    LocalReranker,
     TruncationWarner,
     batch_token_budget,
-    check_batch_size,
     check_batch_tokens,
     length_sorted_batches,
+    max_length_option,
     torch_dtype,
 )
-from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, ModelSource, load_error, resolve_model
+from rag_rerankers.options import Option
+from rag_rerankers.registry import Alias, BackendInfo
 from rag_rerankers.types import ScoreType
 
-DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L-6-v2"
 ENGINES = ("torch", "onnx")
 QUANTIZE = ("int8",)
 
@@ -308,7 +311,7 @@ def head_scores(logits: Any, num_labels: int) -> list[float]:
     return [float(x) for x in logits[:, 1] - logits[:, 0]]
 
 
-class CrossEncoderReranker(Reranker):
+class CrossEncoderReranker(LocalReranker):
     """Score each (query, document) pair jointly with a cross-encoder.
 
     Options: ``max_length`` (tokens of query + document; default: the model's), ``batch_size``,
@@ -319,24 +322,36 @@ class CrossEncoderReranker(Reranker):
     """
 
     backend = "cross-encoder"
+    default_model = "cross-encoder/ms-marco-MiniLM-L-6-v2"
     score_type = ScoreType.LOGIT
+    options = (
+        BATCH_TOKENS,
+        max_length_option(None, "Max tokens per scored input (longer ones are truncated, with a "
+                          "warning); default: the model's."),
+        Option("dtype", "str", None, "Weights dtype (default: the model's).", choices=DTYPES),
+        Option("engine", "str", "torch", "Inference engine: torch, or onnx (ONNX Runtime, CPU).",
+               nullable=False, choices=ENGINES),
+        Option("quantize", "str", None, "int8: dynamic int8 quantization (CPU fast path).",
+               choices=QUANTIZE),
+        Option("amp", "str", None,
+               "Mixed precision (torch.autocast) on float32 weights: matrix products in this "
+               "dtype, norms and residuals in float32 (closer to float32 scores than dtype).",
+               choices=AMP_DTYPES),
+    )
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
-        top_n: int | None = None,
-        device: str | None = None,
-        batch_size: int = 32,
         batch_tokens: int | None = None,
-        offline: bool = False,
         max_length: int | None = None,
         dtype: str | None = None,
         engine: str = "torch",
         quantize: str | None = None,
         amp: str | None = None,
+        **common: Any,
     ) -> None:
-        super().__init__(model=model, top_n=top_n)
+        super().__init__(model, **common)
         if amp is not None and amp not in AMP_DTYPES:
             raise ConfigError(f"amp must be one of {list(AMP_DTYPES)} or None, got {amp!r}")
         if amp is not None and (engine != "torch" or quantize or dtype not in (None, "float32")):
@@ -346,16 +361,14 @@ class CrossEncoderReranker(Reranker):
             )
         if max_length is not None and max_length < 8:
             raise ConfigError(f"max_length must be >= 8 tokens, got {max_length!r}")
-        self.device = device
-        self.batch_size = check_batch_size(batch_size)
         self.batch_tokens = check_batch_tokens(batch_tokens)
-        self.offline = offline
         self.dtype = dtype
         self.engine = engine
         self.quantize = quantize
         self.amp = amp
         self._loaded = load_cross_encoder(
-            model, device=device, offline=offline, dtype=dtype, engine=engine, quantize=quantize
+            self.model, device=self.device, offline=self.offline, dtype=dtype, engine=engine,
+            quantize=quantize,
         )
         runtime = self._loaded.model
         self.max_length = max_length or runtime.max_length
@@ -395,3 +408,12 @@ class CrossEncoderReranker(Reranker):
                 for i, s in zip(batch, head_scores(logits, runtime.num_labels), strict=True):
                     scores[i] = s
         return scores
+
+
+BACKEND = BackendInfo(
+    CrossEncoderReranker,
+    "Cross-encoder (sentence-transformers): query and document read jointly; one- or "
+    "two-logit heads; optional ONNX/int8 CPU fast path.",
+    aliases=(Alias("bge", "BAAI/bge-reranker-v2-m3"),),
+    requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
+)

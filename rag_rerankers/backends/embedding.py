@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rag_rerankers.backends._local import check_batch_size
-from rag_rerankers.base import Reranker
+from rag_rerankers.backends._local import LocalReranker
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
+from rag_rerankers.options import Option
+from rag_rerankers.registry import Alias, BackendInfo
 from rag_rerankers.types import ScoreType, TokenWindow
 
 
@@ -47,30 +48,33 @@ def load_sentence_transformer(
     return MODEL_CACHE.get(("sentence-transformer", source.location, device), loader)
 
 
-class EmbeddingReranker(Reranker):
+class EmbeddingReranker(LocalReranker):
     """Cosine similarity between the query's and each document's embedding."""
 
     backend = "embedding"
+    default_model = "sentence-transformers/all-MiniLM-L6-v2"
     score_type = ScoreType.SIMILARITY
+    options = (
+        Option("query_prefix", "str", "", "Text put before the query (e.g. 'query: ' for e5).",
+               nullable=False),
+        Option("document_prefix", "str", "", "Text put before each document (e.g. 'passage: ').",
+               nullable=False),
+    )
 
     def __init__(
         self,
-        model: str = "sentence-transformers/all-MiniLM-L6-v2",
+        model: str | None = None,
         *,
-        top_n: int | None = None,
-        device: str | None = None,
-        batch_size: int = 32,
-        offline: bool = False,
         query_prefix: str = "",
         document_prefix: str = "",
+        **common: Any,
     ) -> None:
-        super().__init__(model=model, top_n=top_n)
-        self.device = device
-        self.batch_size = check_batch_size(batch_size)
-        self.offline = offline
+        super().__init__(model, **common)
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
-        self._loaded = load_sentence_transformer(model, device=device, offline=offline)
+        self._loaded = load_sentence_transformer(
+            self.model, device=self.device, offline=self.offline
+        )
 
     def token_window(self) -> TokenWindow | None:
         """The model's window (``max_seq_length``) and tokenizer, for ``long_docs="chunk"``."""
@@ -100,3 +104,11 @@ class EmbeddingReranker(Reranker):
                 show_progress_bar=False,
             )
             return (d @ q[0]).float().cpu().tolist()
+
+
+BACKEND = BackendInfo(
+    EmbeddingReranker,
+    "Bi-encoder: cosine similarity of sentence-transformers embeddings.",
+    aliases=(Alias("bi-encoder"), Alias("sentence-transformers")),
+    requires=(("sentence_transformers", "sentence-transformers"), ("torch", "torch")),
+)

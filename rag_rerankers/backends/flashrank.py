@@ -28,18 +28,19 @@ from pathlib import Path
 from typing import Any
 
 from rag_rerankers.backends._local import (
+    BATCH_TOKENS,
+    LocalReranker,
     TruncationWarner,
     batch_token_budget,
-    check_batch_size,
     check_batch_tokens,
     length_sorted_batches,
+    max_length_option,
 )
-from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError, ModelNotFoundError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, ModelSource, load_error
+from rag_rerankers.options import Option
+from rag_rerankers.registry import BackendInfo
 from rag_rerankers.types import ScoreType
-
-DEFAULT_MODEL = "ms-marco-TinyBERT-L-2-v2"
 
 
 @dataclass
@@ -132,37 +133,39 @@ def load_flashrank(
     return MODEL_CACHE.get(("flashrank", str(folder), max_length), loader)
 
 
-class FlashRankReranker(Reranker):
+class FlashRankReranker(LocalReranker):
     """FlashRank ONNX cross-encoders. Options: ``max_length``, ``cache_dir`` (FlashRank's
     model folder), ``batch_size``, ``batch_tokens`` (padded tokens per forward pass; default
     1,024; ``0``: no cap), ``offline``."""
 
     backend = "flashrank"
+    default_model = "ms-marco-TinyBERT-L-2-v2"
     score_type = ScoreType.PROBABILITY
+    options = (
+        BATCH_TOKENS,
+        max_length_option(512, "Max tokens of query + document (longer ones are truncated, "
+                          "with a warning).", nullable=False),
+        Option("cache_dir", "str", None,
+               "FlashRank's cache_dir: the folder holding <model>/ (default: /tmp)."),
+    )
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
-        top_n: int | None = None,
+        batch_tokens: int | None = None,
         max_length: int = 512,
         cache_dir: str | None = None,
-        batch_size: int = 32,
-        batch_tokens: int | None = None,
-        offline: bool = False,
-        device: str | None = None,
+        **common: Any,
     ) -> None:
-        super().__init__(model=model, top_n=top_n)
-        if device not in (None, "cpu"):
+        super().__init__(model, **common)
+        if self.device not in (None, "cpu"):
             raise ConfigError("flashrank runs on the CPU (ONNX Runtime): drop device or use cpu")
         self.cache_dir = cache_dir
-        self.batch_size = check_batch_size(batch_size)
         self.batch_tokens = check_batch_tokens(batch_tokens)
         self._budget = batch_token_budget(self.batch_tokens, "cpu")
-        self.offline = offline
-        self.device = device
         self._loaded = load_flashrank(
-            model, cache_dir=cache_dir, max_length=max_length, offline=offline
+            self.model, cache_dir=cache_dir, max_length=max_length, offline=self.offline
         )
         self.max_length = self._loaded.model.max_length
         self._truncation = TruncationWarner(self.name, self.max_length)
@@ -202,3 +205,10 @@ class FlashRankReranker(Reranker):
                 for i, p in zip(batch, probs, strict=True):
                     scores[i] = float(p)
         return scores
+
+
+BACKEND = BackendInfo(
+    FlashRankReranker,
+    "FlashRank: small ONNX cross-encoders on ONNX Runtime (CPU), no torch needed.",
+    requires=(("flashrank", "flashrank"), ("onnxruntime", "onnxruntime")),
+)

@@ -17,51 +17,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag_rerankers.backends._api import (
-    APIReranker,
-    error_for_status,
-    extract_pairs,
-    httpx_timeout,
-    request_id_from,
-)
+from rag_rerankers.backends._api.base import API_REQUIRES, APIReranker
+from rag_rerankers.backends._api.errors import error_for_status, request_id_from
+from rag_rerankers.backends._api.http import httpx_timeout
+from rag_rerankers.backends._api.responses import extract_pairs
 from rag_rerankers.errors import (
     APIConnectionError,
     APIResponseError,
     APITimeoutError,
     RerankAPIError,
 )
-
-DEFAULT_MODEL = "mixedbread-ai/mxbai-rerank-large-v2"
+from rag_rerankers.registry import BackendInfo
 
 
 class MixedbreadReranker(APIReranker):
     """Mixedbread rerank. Options: the common API options."""
 
     backend = "mixedbread"
-    provider = "mixedbread"
+    default_model = "mixedbread-ai/mxbai-rerank-large-v2"
     env_keys = ("MXBAI_API_KEY", "MIXEDBREAD_API_KEY")
-    default_base_url = None  # the SDK's: https://api.mixedbread.com, or MIXEDBREAD_BASE_URL
+    base_url_env = ("MIXEDBREAD_BASE_URL",)  # the SDK's own variable, read here too
+    default_base_url = None  # the SDK's: https://api.mixedbread.com
     default_max_documents = 1000
-
-    def __init__(
-        self,
-        model: str = DEFAULT_MODEL,
-        *,
-        top_n: int | None = None,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        max_retries: int = 3,
-        backoff: float = 0.5,
-        max_backoff: float = 20.0,
-        max_documents_per_request: int | None = None,
-    ) -> None:
-        super().__init__(
-            model, top_n=top_n, api_key=api_key, base_url=base_url, timeout=timeout,
-            connect_timeout=connect_timeout, max_retries=max_retries, backoff=backoff,
-            max_backoff=max_backoff, max_documents_per_request=max_documents_per_request,
-        )
 
     def _client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -99,24 +76,32 @@ class MixedbreadReranker(APIReranker):
         return self._pairs_of(response)
 
     def _pairs_of(self, response: Any) -> list[tuple[int, float]]:
-        return extract_pairs(self.provider, getattr(response, "data", None),
+        return extract_pairs(self.backend, getattr(response, "data", None),
                              lambda r: (r.index, r.score))
 
     def _translate(self, exc: BaseException) -> RerankAPIError | None:
         import mixedbread
 
         if isinstance(exc, mixedbread.APITimeoutError):
-            return APITimeoutError("request timed out", provider=self.provider)
+            return APITimeoutError("request timed out", provider=self.backend)
         if isinstance(exc, mixedbread.APIConnectionError):
-            return APIConnectionError(f"connection failed ({exc})", provider=self.provider)
+            return APIConnectionError(f"connection failed ({exc})", provider=self.backend)
         if isinstance(exc, mixedbread.APIStatusError):
-            return error_for_status(self.provider, exc.status_code, headers=exc.response.headers,
+            return error_for_status(self.backend, exc.status_code, headers=exc.response.headers,
                                     body=exc.body, secret=self._secret())
         if isinstance(exc, (mixedbread.APIResponseValidationError, ValueError)):
             response = getattr(exc, "response", None)
             return APIResponseError(
-                "the response body is not a valid rerank response", provider=self.provider,
+                "the response body is not a valid rerank response", provider=self.backend,
                 status=getattr(response, "status_code", 200),
                 request_id=request_id_from(getattr(response, "headers", None)),
             )
         return None
+
+
+BACKEND = BackendInfo(
+    MixedbreadReranker,
+    "Mixedbread rerank API via the official mixedbread SDK.",
+    requires=(("mixedbread", "mixedbread"), *API_REQUIRES),
+    docs_url="https://www.mixedbread.com/api-reference",
+)

@@ -26,19 +26,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag_rerankers.backends._local import (
+    BATCH_TOKENS,
+    DTYPES,
+    LocalReranker,
     TruncationWarner,
     batch_token_budget,
-    check_batch_size,
     check_batch_tokens,
     length_sorted_batches,
+    max_length_option,
     torch_dtype,
 )
-from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
+from rag_rerankers.options import Option
+from rag_rerankers.registry import Alias, BackendInfo
 from rag_rerankers.types import ScoreType
-
-DEFAULT_MODEL = "mixedbread-ai/mxbai-rerank-base-v2"
 
 # The prompt of mxbai_rerank.MxbaiRerankV2 (0.1.6), verbatim.
 SEP = "\n"
@@ -140,37 +142,39 @@ def _best_device() -> Any:
     return torch.device("cpu")
 
 
-class MxbaiReranker(Reranker):
+class MxbaiReranker(LocalReranker):
     """mxbai-rerank-v2. Options: ``max_length`` (default 8192, capped by the model),
     ``batch_size``, ``batch_tokens`` (padded tokens per forward pass; default 1,024 on a CPU,
     no cap on a GPU; ``0``: no cap), ``device``, ``dtype``, ``offline``, ``instruction``."""
 
     backend = "mxbai"
+    default_model = "mixedbread-ai/mxbai-rerank-base-v2"
     score_type = ScoreType.LOGIT
+    options = (
+        BATCH_TOKENS,
+        max_length_option(8192, "Max tokens of query + document (capped by the model; longer "
+                          "ones are truncated, with a warning).", nullable=False),
+        Option("dtype", "str", None, "Weights dtype (default: the checkpoint's).", choices=DTYPES),
+        Option("instruction", "str", None, "Optional task instruction put before the query."),
+    )
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
-        top_n: int | None = None,
-        device: str | None = None,
-        batch_size: int = 32,
         batch_tokens: int | None = None,
-        offline: bool = False,
         max_length: int = 8192,
         dtype: str | None = None,
         instruction: str | None = None,
+        **common: Any,
     ) -> None:
-        super().__init__(model=model, top_n=top_n)
+        super().__init__(model, **common)
         if max_length is None or max_length < 16:
             raise ConfigError(f"max_length must be >= 16 tokens, got {max_length!r}")
-        self.device = device
-        self.batch_size = check_batch_size(batch_size)
         self.batch_tokens = check_batch_tokens(batch_tokens)
-        self.offline = offline
         self.dtype = dtype
         self.instruction = instruction
-        self._loaded = load_mxbai(model, device=device, offline=offline, dtype=dtype)
+        self._loaded = load_mxbai(self.model, device=self.device, offline=self.offline, dtype=dtype)
         rt = self._loaded.model
         # Upstream: the prompt template must fit beside max_length in the model's window.
         self.max_length = min(max_length, rt.model_max_length - rt.predefined_length)
@@ -224,3 +228,11 @@ class MxbaiReranker(Reranker):
                     for i, s in zip(batch, diff, strict=True):
                         scores[i] = s
         return scores
+
+
+BACKEND = BackendInfo(
+    MxbaiReranker,
+    "mxbai-rerank-v2: a Qwen2 causal LM scoring relevance as the '1' vs '0' logit.",
+    aliases=(Alias("mxbai-rerank"),),
+    requires=(("transformers", "transformers"), ("torch", "torch")),
+)

@@ -17,12 +17,13 @@ Example:
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from rag_rerankers.backends._api import extract_pairs
-from rag_rerankers.backends.jina import HTTPXReranker
-from rag_rerankers.errors import ConfigError
+from rag_rerankers.backends._api.base import API_REQUIRES
+from rag_rerankers.backends._api.http import HTTPX_REQUIRES, HTTPXReranker
+from rag_rerankers.backends._api.responses import extract_pairs
+from rag_rerankers.options import Option
+from rag_rerankers.registry import Alias, BackendInfo
 from rag_rerankers.types import ScoreType
 
 
@@ -30,40 +31,17 @@ class TEIReranker(HTTPXReranker):
     """TEI ``/rerank``. Options: ``truncate`` plus the common API options."""
 
     backend = "tei"
-    provider = "tei"
     score_type = ScoreType.PROBABILITY
-    env_keys = ()
+    base_url_env = ("TEI_BASE_URL",)
     key_required = False
+    base_url_required = True
     default_max_documents = 32
     supports_top_n = False  # TEI's /rerank always scores every text
     path = "/rerank"
+    options = (Option("truncate", "bool", True, "Let TEI truncate over-long inputs.", nullable=False),)
 
-    def __init__(
-        self,
-        model: str | None = None,
-        *,
-        top_n: int | None = None,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        max_retries: int = 3,
-        backoff: float = 0.5,
-        max_backoff: float = 20.0,
-        max_documents_per_request: int | None = None,
-        truncate: bool = True,
-    ) -> None:
-        base_url = base_url or os.environ.get("TEI_BASE_URL", "").strip() or None
-        if not base_url:
-            raise ConfigError(
-                "backend 'tei' needs the URL of a Text Embeddings Inference server: pass "
-                "base_url=... (e.g. 'http://localhost:8080') or set TEI_BASE_URL"
-            )
-        super().__init__(
-            model, top_n=top_n, api_key=api_key, base_url=base_url, timeout=timeout,
-            connect_timeout=connect_timeout, max_retries=max_retries, backoff=backoff,
-            max_backoff=max_backoff, max_documents_per_request=max_documents_per_request,
-        )
+    def __init__(self, model: str | None = None, *, truncate: bool = True, **common: Any) -> None:
+        super().__init__(model, **common)
         self.truncate = truncate
 
     def _payload(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
@@ -71,5 +49,14 @@ class TEIReranker(HTTPXReranker):
                 "raw_scores": False, "return_text": False}
 
     def _parse(self, body: Any) -> list[tuple[int, float]]:
-        return extract_pairs(self.provider, body if isinstance(body, list) else None,
+        return extract_pairs(self.backend, body if isinstance(body, list) else None,
                              lambda r: (r["index"], r["score"]))
+
+
+BACKEND = BackendInfo(
+    TEIReranker,
+    "Hugging Face Text Embeddings Inference /rerank server (base_url required).",
+    aliases=(Alias("text-embeddings-inference"),),
+    requires=(*HTTPX_REQUIRES, *API_REQUIRES),
+    docs_url="https://huggingface.github.io/text-embeddings-inference/",
+)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag_rerankers.backends._api import APIReranker, error_for_status, extract_pairs
+from rag_rerankers.backends._api.base import API_REQUIRES, APIReranker
+from rag_rerankers.backends._api.errors import error_for_status
+from rag_rerankers.backends._api.responses import extract_pairs
 from rag_rerankers.errors import (
     APIAuthenticationError,
     APIConnectionError,
@@ -26,40 +28,26 @@ from rag_rerankers.errors import (
     APITimeoutError,
     RerankAPIError,
 )
-
-DEFAULT_MODEL = "rerank-2.5"
+from rag_rerankers.options import Option
+from rag_rerankers.registry import Alias, BackendInfo
 
 
 class VoyageReranker(APIReranker):
     """Voyage rerank. Options: ``truncation`` plus the common API options."""
 
     backend = "voyage"
-    provider = "voyage"
+    default_model = "rerank-2.5"
     env_keys = ("VOYAGE_API_KEY",)
     default_base_url = "https://api.voyageai.com/v1"
     default_max_documents = 1000
     max_tokens_per_request = 540_000  # 600K budget, 10% margin for the estimate
+    options = (
+        Option("truncation", "bool", True,
+               "Truncate over-long query/documents instead of failing.", nullable=False),
+    )
 
-    def __init__(
-        self,
-        model: str = DEFAULT_MODEL,
-        *,
-        top_n: int | None = None,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        max_retries: int = 3,
-        backoff: float = 0.5,
-        max_backoff: float = 20.0,
-        max_documents_per_request: int | None = None,
-        truncation: bool = True,
-    ) -> None:
-        super().__init__(
-            model, top_n=top_n, api_key=api_key, base_url=base_url, timeout=timeout,
-            connect_timeout=connect_timeout, max_retries=max_retries, backoff=backoff,
-            max_backoff=max_backoff, max_documents_per_request=max_documents_per_request,
-        )
+    def __init__(self, model: str | None = None, *, truncation: bool = True, **common: Any) -> None:
+        super().__init__(model, **common)
         self.truncation = truncation
 
     def _client_kwargs(self) -> dict[str, Any]:
@@ -115,11 +103,11 @@ class VoyageReranker(APIReranker):
         # non-integer index from the server surfaces here rather than in check_pairs.
         return APIResponseError(
             f"a result index is not a valid document position ({type(exc).__name__}: {exc})",
-            provider=self.provider, status=200,
+            provider=self.backend, status=200,
         )
 
     def _pairs_of(self, result: Any) -> list[tuple[int, float]]:
-        return extract_pairs(self.provider, getattr(result, "results", None),
+        return extract_pairs(self.backend, getattr(result, "results", None),
                              lambda r: (r.index, r.relevance_score))
 
     def _translate(self, exc: BaseException) -> RerankAPIError | None:
@@ -128,22 +116,31 @@ class VoyageReranker(APIReranker):
         if not isinstance(exc, error.VoyageError):
             return None
         if isinstance(exc, error.Timeout):
-            return APITimeoutError("request timed out", provider=self.provider)
+            return APITimeoutError("request timed out", provider=self.backend)
         if isinstance(exc, error.APIConnectionError):
             return APIConnectionError(f"connection failed ({exc.user_message})",
-                                      provider=self.provider)
+                                      provider=self.backend)
         status = exc.http_status
         if status is None:
             if isinstance(exc, error.AuthenticationError):
-                return APIAuthenticationError(str(exc.user_message), provider=self.provider)
+                return APIAuthenticationError(str(exc.user_message), provider=self.backend)
             return APIResponseError(f"unexpected SDK error: {exc.user_message}",
-                                    provider=self.provider)
+                                    provider=self.backend)
         if 200 <= status < 300:
             return APIResponseError("the response body is not valid JSON",
-                                    provider=self.provider, status=status)
+                                    provider=self.backend, status=status)
         body = exc.json_body if exc.json_body is not None else exc.http_body
-        return error_for_status(self.provider, status, headers=exc.headers, body=body,
+        return error_for_status(self.backend, status, headers=exc.headers, body=body,
                                 secret=self._secret())
 
     async def _close_async_client(self, client: Any) -> None:
         await client[1].close()  # the aiohttp session
+
+
+BACKEND = BackendInfo(
+    VoyageReranker,
+    "Voyage AI rerank API via the official voyageai SDK.",
+    aliases=(Alias("voyageai"),),
+    requires=(("voyageai", "voyageai"), *API_REQUIRES),
+    docs_url="https://docs.voyageai.com/reference/reranker-api",
+)

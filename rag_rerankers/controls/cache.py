@@ -24,10 +24,9 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from rag_rerankers.base import Reranker
+from rag_rerankers.types import Scorer
 
 CACHE_MODES = ("memory", "disk")
 _SECRETISH = ("key", "secret", "password", "auth", "header", "credential")
@@ -149,17 +148,18 @@ def _secretish(name: str) -> bool:
     return any(word in low for word in _SECRETISH) or low == "token" or low.endswith("_token")
 
 
-def identity(reranker: Reranker) -> list[Any]:
+def identity(reranker: Scorer) -> list[Any]:
     """What makes a backend's scores what they are: class, backend, model and options.
 
-    Options are the registry's declared options when the reranker came from
-    :func:`~rag_rerankers.init_reranker`, else its public attributes of simple types;
-    anything that looks like a secret, and ``top_n``, are left out.
+    Options are the class's declared, non-secret options (see
+    :meth:`rag_rerankers.Reranker.declared_options`); for a class that declares none, its
+    public attributes of simple types, leaving out anything that looks like a secret.
+    ``top_n`` never counts.
     """
     cls = type(reranker)
-    declared = getattr(reranker, "_option_names", None)
-    names = declared
-    if names is None:
+    declared = getattr(cls, "declared_options", None)
+    names = [o.name for o in declared() if not o.secret] if callable(declared) else []
+    if not [n for n in names if n != "top_n"]:
         names = sorted(k for k in vars(reranker) if not k.startswith("_") and not _secretish(k))
     options = {}
     for name in names:

@@ -19,18 +19,15 @@ import math
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rag_rerankers.controls.cache import ScoreCache, content_hash, identity, make_key
 from rag_rerankers.controls.chunk import Span, count_tokens, pool, windows
 from rag_rerankers.controls.normalize import normalize_scores
 from rag_rerankers.controls.setup import DEFAULT_SETUP, Controls
 from rag_rerankers.controls.text import group_duplicates, reader_parts
-from rag_rerankers.errors import AllRerankersFailedError
-from rag_rerankers.types import RankedItem
-
-if TYPE_CHECKING:
-    from rag_rerankers.base import Reranker
+from rag_rerankers.errors import AllRerankersFailedError, BackendError
+from rag_rerankers.types import RankedItem, Scorer
 
 logger = logging.getLogger("rag_rerankers")
 
@@ -45,6 +42,18 @@ DUPLICATES = "duplicates"
 RERANK_ERROR = "rerank_error"
 
 
+def sort_key(index_and_score: tuple[int, float]) -> tuple[bool, float, int]:
+    """Order by score descending, ties in input order, NaN after everything (even -inf).
+
+    Example:
+        >>> sorted([(0, 0.5), (1, float("nan")), (2, 0.9), (3, 0.5)], key=sort_key)
+        [(2, 0.9), (0, 0.5), (3, 0.5), (1, nan)]
+    """
+    index, score = index_and_score
+    nan = math.isnan(score)
+    return (nan, 0.0 if nan else -score, index)
+
+
 @dataclass(frozen=True)
 class ScoreRequest:
     """Score ``texts`` for ``query`` with ``scorer`` (one backend call).
@@ -53,7 +62,7 @@ class ScoreRequest:
     ``(index, score)`` pairs instead of one score per text.
     """
 
-    scorer: Reranker
+    scorer: Scorer
     query: str
     texts: list[str]
     top_n: int | None = None
@@ -103,7 +112,7 @@ async def arun(steps: Steps) -> list[RankedItem]:
 
 
 def rank_steps(
-    owner: Reranker,
+    owner: Scorer,
     query: str,
     docs: list[str],
     metadata: Sequence[Mapping[str, Any] | None] | None,
@@ -177,8 +186,6 @@ def _select(
     threshold: float | None,
 ) -> list[RankedItem]:
     """Mark duplicates, sort, apply the threshold then ``top_n``."""
-    from rag_rerankers.base import sort_key
-
     members: dict[int, list[int]] = {}
     listed = {row[0] for row in rows}
     for i, rep in enumerate(group):
@@ -208,7 +215,7 @@ def _select(
 
 
 def _score_units(
-    scorer: Reranker,
+    scorer: Scorer,
     query: str,
     contents: list[str],
     parts: list[tuple[str, str]],
@@ -235,9 +242,7 @@ def _score_units(
         for index, score in got:
             partial[index] = float(score)
         if sum(s is not None for s in partial) < top_n:
-            from rag_rerankers.errors import InvalidInputError
-
-            raise InvalidInputError(
+            raise BackendError(
                 f"backend {scorer.backend!r} returned fewer than the {top_n} results asked for"
             )
         return partial, [{} for _ in contents]
@@ -285,7 +290,7 @@ def _score_units(
 
 
 def _cached_scores(
-    scorer: Reranker, query: str, texts: list[str], cache: ScoreCache | None
+    scorer: Scorer, query: str, texts: list[str], cache: ScoreCache | None
 ) -> Generator[ScoreRequest, Sequence[float], list[float]]:
     """Raw scores of ``texts``; with a cache, only the misses reach the backend."""
     if cache is None:

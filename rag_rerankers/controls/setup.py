@@ -1,24 +1,70 @@
-"""The ranking controls a reranker carries, checked once when they are set.
+"""The ranking controls a reranker carries: declared once here, checked once when set.
 
-Options are declared in :data:`rag_rerankers.registry.CONTROL_OPTIONS` (so config strings,
-dicts and keyword arguments all accept them) and applied by
-:meth:`rag_rerankers.Reranker.configure`.
+:data:`CONTROL_OPTIONS` declares every control (config strings, dicts and keyword arguments all
+accept them); each one's modes come from the module that applies it. :func:`build_setup` checks
+values for :meth:`rag_rerankers.Reranker.configure`. Fallback rerankers arrive already built
+(:func:`rag_rerankers.init_reranker` builds them from config strings), so this module never
+builds a reranker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rag_rerankers.controls.cache import ScoreCache, make_cache
+from rag_rerankers.controls.cache import CACHE_MODES, ScoreCache, make_cache
+from rag_rerankers.controls.chunk import LONG_DOCS_MODES, POOLING_MODES
+from rag_rerankers.controls.normalize import NORMALIZE_MODES
+from rag_rerankers.controls.text import DEDUP_MODES, split_template
 from rag_rerankers.errors import ConfigError
-
-if TYPE_CHECKING:
-    from rag_rerankers.base import Reranker
+from rag_rerankers.options import Option
+from rag_rerankers.types import Scorer
 
 ON_ERROR_MODES = ("raise", "fallback", "passthrough")
-DEDUP_MODES = ("keep", "collapse")
+
+CONTROL_OPTIONS: tuple[Option, ...] = (
+    Option("normalize", "str", "auto",
+           "Score mapping: 'auto' (sigmoid for logits, similarity to [0,1], 0-1 scores kept), "
+           "'none' (raw), 'sigmoid', 'minmax' (per list; makes thresholds meaningless).",
+           choices=NORMALIZE_MODES),
+    Option("score_threshold", "float", None,
+           "Drop candidates whose (normalized) score is below this; applied before top_n."),
+    Option("fallbacks", "list", None,
+           "Rerankers tried in order when this one fails (config strings, dicts or Rerankers); "
+           "also written 'cohere:rerank-v3.5 | flashrank'."),
+    Option("on_error", "str", None,
+           "On a backend error: 'raise', 'fallback' (try the fallbacks; the default when there "
+           "are some) or 'passthrough' (then keep the retrieval order, reranked=False).",
+           choices=ON_ERROR_MODES),
+    Option("cache", "str", None,
+           "Cache raw scores: 'memory' (LRU) or 'disk' (diskcache); none by default.",
+           choices=(*CACHE_MODES, "none")),
+    Option("cache_size", "int", 10_000, "Most cache entries (disk: about 1 KiB each).",
+           nullable=False),
+    Option("cache_path", "str", None,
+           "Folder of the disk cache (default $RAG_RERANKERS_CACHE_DIR or "
+           "~/.cache/rag-rerankers/scores)."),
+    Option("long_docs", "str", "truncate",
+           "'truncate' (the model or chunk_size cuts long documents) or 'chunk' (overlapping "
+           "windows, each scored, pooled).", nullable=False, choices=LONG_DOCS_MODES),
+    Option("chunk_size", "int", None,
+           "Tokens (words without a tokenizer) per window; default: the model's window."),
+    Option("chunk_overlap", "int", None, "Tokens shared by neighbouring windows (default: a quarter)."),
+    Option("pooling", "str", "max", "Document score from its windows: 'max', 'mean' or 'first'.",
+           nullable=False, choices=POOLING_MODES),
+    Option("rank_fields", "list", None,
+           "Metadata fields the reranker reads before the content ('title,author'), or a "
+           "template ('{title}: {content}')."),
+    Option("dedup", "str", "keep",
+           "Identical contents are scored once; 'keep' returns every copy, 'collapse' only the "
+           "first (listing the others in metadata).", nullable=False, choices=DEDUP_MODES),
+)
+"""Ranking controls every backend accepts, applied by :meth:`Reranker.rank` through
+:meth:`Reranker.configure`; never passed to backend constructors."""
+
+CONTROL_OPTION_NAMES: frozenset[str] = frozenset(opt.name for opt in CONTROL_OPTIONS)
+_DECLARED = {opt.name: opt for opt in CONTROL_OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -46,7 +92,7 @@ class RankingSetup:
     """Controls + fallback rerankers + cache: everything :meth:`Reranker.rank` applies."""
 
     controls: Controls = Controls()
-    fallbacks: tuple[Reranker, ...] = ()
+    fallbacks: tuple[Scorer, ...] = ()
     cache: ScoreCache | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     """The control options as given (a later ``configure`` call adds to them)."""
@@ -60,8 +106,6 @@ def _rank_fields(value: Any) -> str | tuple[str, ...] | None:
         return None
     if isinstance(value, str):
         if "{" in value:  # a template such as "{title}\n{content}"
-            from rag_rerankers.controls.text import split_template
-
             try:
                 split_template(value)
             except ValueError as exc:
@@ -76,43 +120,41 @@ def _rank_fields(value: Any) -> str | tuple[str, ...] | None:
     return fields
 
 
-def _fallbacks(value: Any) -> tuple[Reranker, ...]:
-    from rag_rerankers.base import Reranker
-    from rag_rerankers.factory import init_reranker
-
+def _fallbacks(value: Any) -> tuple[Scorer, ...]:
+    """The chain of built fallback rerankers, each one's own fallbacks flattened after it."""
     if value is None:
         return ()
-    if isinstance(value, (str, Mapping, Reranker)):
+    if isinstance(value, Scorer):
         value = [value]
-    chain: list[Reranker] = []
+    chain: list[Scorer] = []
     for item in value:
-        if isinstance(item, str) and "|" not in item and "," in item and "?" not in item:
-            chain.extend(init_reranker(part) for part in item.split(","))
-            continue
-        reranker = init_reranker(item)
-        chain.append(reranker)
-        # A fallback that has its own chain contributes it, flattened.
-        chain.extend(reranker.ranking_setup.fallbacks)
+        if not isinstance(item, Scorer):
+            raise ConfigError(
+                f"fallbacks given to configure() must be built rerankers, got {item!r}: build "
+                "them with init_reranker(...), or pass config strings to "
+                "init_reranker(spec, fallbacks=[...]), which builds them"
+            )
+        chain.append(item)
+        chain.extend(item.ranking_setup.fallbacks)
     return tuple(chain)
 
 
-def build_setup(owner: Reranker, options: Mapping[str, Any]) -> RankingSetup:
-    """Check control options (see :data:`~rag_rerankers.registry.CONTROL_OPTIONS`)."""
-    from rag_rerankers.registry import CONTROL_OPTIONS
-
-    declared = {opt.name: opt for opt in CONTROL_OPTIONS}
-    unknown = sorted(set(options) - set(declared))
+def build_setup(owner: Scorer, options: Mapping[str, Any]) -> RankingSetup:
+    """Check control options (see :data:`CONTROL_OPTIONS`)."""
+    unknown = sorted(set(options) - set(_DECLARED))
     if unknown:
         raise ConfigError(
             f"unknown control(s) {', '.join(map(repr, unknown))}. "
-            f"Valid controls: {', '.join(sorted(declared))}"
+            f"Valid controls: {', '.join(sorted(_DECLARED))}"
         )
-    values = {name: opt.default for name, opt in declared.items()}
+    values = {name: opt.default for name, opt in _DECLARED.items()}
     for name, value in options.items():
         if name == "cache" and value is not None and not isinstance(value, str):
             values[name] = value  # a cache object of the caller's own
+        elif name == "fallbacks":
+            values[name] = value  # built rerankers, checked by _fallbacks
         else:
-            values[name] = declared[name].coerce(value, owner.backend)
+            values[name] = _DECLARED[name].coerce(value, owner.backend)
 
     if values["normalize"] is None:  # "?normalize=none" reads as None
         values["normalize"] = "none"

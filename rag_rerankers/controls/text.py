@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+DEDUP_MODES = ("keep", "collapse")
+
 CONTENT = "content"
 """The name of the document text in ``rank_fields`` lists and templates."""
 

@@ -1,0 +1,100 @@
+"""Options: what a config string, a dict or keyword arguments may set on a reranker.
+
+An :class:`Option` is declared once, beside the code that reads it: a backend's own options on
+its class (``options``), the options every API or local backend shares on their base classes,
+and the ranking controls in :mod:`rag_rerankers.controls.setup`. The registry and the docs read
+these declarations; nothing else lists them.
+
+Example:
+    >>> Option("k1", "float", 1.5, "BM25 term-frequency saturation.").coerce(2, "bm25")
+    2.0
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rag_rerankers.config import format_value
+from rag_rerankers.errors import ConfigError
+
+OptionType = Literal["int", "float", "bool", "str", "list"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a backend accepts, from a config string, a dict or keyword arguments.
+
+    Attributes:
+        name: the keyword argument (and config-string key).
+        type: how a value is checked and converted (:meth:`coerce`).
+        default: the constructor's default (a test checks they agree).
+        help: one line for ``rag-rerankers backends`` and the config reference.
+        nullable: whether ``None`` is accepted.
+        env: environment variables read when the option is not given.
+        secret: never shown (reprs, the registry's data, cache keys).
+        choices: the accepted values, if they are a fixed set.
+    """
+
+    name: str
+    type: OptionType
+    default: Any = None
+    help: str = ""
+    nullable: bool = True
+    env: tuple[str, ...] = ()
+    secret: bool = False
+    choices: tuple[Any, ...] | None = None
+
+    def coerce(self, value: Any, backend: str) -> Any:
+        """Check and convert a value (already typed by the config parser) to this option's type."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ConfigError(f"option {self.name!r} of backend {backend!r} cannot be None")
+        ok: bool
+        if self.type == "bool":
+            ok = isinstance(value, bool)
+        elif self.type == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif self.type == "float":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value) if ok else value
+            if ok and not math.isfinite(value):  # "1e999" parses as inf; NaN/inf break scoring
+                raise ConfigError(
+                    f"option {self.name!r} of backend {backend!r} must be a finite number, "
+                    f"got {value!r}"
+                )
+        elif self.type == "list":  # a list/tuple, or a str the option itself splits
+            ok = isinstance(value, (str, list, tuple))
+            value = tuple(value) if isinstance(value, list) else value
+        else:  # str: the config parser may have typed "1" as 1; take the text back
+            if isinstance(value, (bool, int, float)):
+                value = format_value(value)
+            ok = isinstance(value, str)
+        if not ok:
+            raise ConfigError(
+                f"option {self.name!r} of backend {backend!r} must be {self.type}, "
+                f"got {type(value).__name__}"
+            )
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(
+                f"option {self.name!r} of backend {backend!r} must be one of "
+                f"{list(self.choices)}, got {value!r}"
+            )
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        """The option as data (a secret's default is never shown)."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": None if self.secret else self.default,
+            "help": self.help,
+            "env": list(self.env),
+            "choices": list(self.choices) if self.choices is not None else None,
+        }
+
+
+TOP_N = Option("top_n", "int", None, "Keep the best N candidates (None keeps all).")
+"""The one constructor option every backend takes (declared on :class:`~rag_rerankers.Reranker`)."""
