@@ -269,11 +269,8 @@ class Reranker(ABC):
             ``reranked_by`` and ``reranked`` (plus ``chunk_span``/``chunks``,
             ``duplicates``/``duplicate_of`` when those controls apply).
         """
-        query, docs, n = self._prepare(query, documents, top_n)
-        metas = check_metadata(metadata, len(docs))
-        if not docs:
-            return []
-        return pipeline.run(pipeline.rank_steps(self, query, docs, metas, n))
+        steps = self._steps(query, documents, top_n, metadata)
+        return [] if steps is None else pipeline.run(steps)
 
     async def arank(
         self,
@@ -284,11 +281,8 @@ class Reranker(ABC):
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> list[RankedItem]:
         """Async :meth:`rank`; never blocks the event loop."""
-        query, docs, n = self._prepare(query, documents, top_n)
-        metas = check_metadata(metadata, len(docs))
-        if not docs:
-            return []
-        return await pipeline.arun(pipeline.rank_steps(self, query, docs, metas, n))
+        steps = self._steps(query, documents, top_n, metadata)
+        return [] if steps is None else await pipeline.arun(steps)
 
     def rank_many(
         self,
@@ -333,11 +327,17 @@ class Reranker(ABC):
         return f"{type(self).__name__}(backend={self.backend!r}, model={self.model!r}, top_n={self.top_n!r})"
 
     # ----------------------------------------------------------------- internals
-    def _prepare(
-        self, query: object, documents: object, top_n: object
-    ) -> tuple[str, list[str], int | None]:
+    def _steps(
+        self, query: object, documents: object, top_n: object, metadata: object
+    ) -> pipeline.Steps | None:
+        """The checked pipeline for one call of :meth:`rank`/:meth:`arank` (``None``: no
+        candidates, nothing to score)."""
         n = self.top_n if top_n is UNSET else check_top_n(top_n)
-        return check_query(query), check_documents(documents), n
+        checked_query, docs = check_query(query), check_documents(documents)
+        metas = check_metadata(metadata, len(docs))
+        if not docs:
+            return None
+        return pipeline.rank_steps(self, checked_query, docs, metas, n)
 
     @staticmethod
     def _check_many(queries: Sequence[str], documents: Sequence[Sequence[str]]) -> None:

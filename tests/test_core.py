@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import CountingReranker, FixedScores
 
-from rag_rerankers import BackendError, InvalidInputError, ModelNotFoundError, RankedItem, init_reranker
+from rag_rerankers import (
+    BackendError,
+    InvalidInputError,
+    ModelNotFoundError,
+    RankedItem,
+    init_reranker,
+)
 from rag_rerankers.backends._local import length_sorted_batches
 from rag_rerankers.models import ModelCache, resolve_model
 

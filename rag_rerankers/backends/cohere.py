@@ -54,25 +54,22 @@ class CohereReranker(APIReranker):
             {"max_tokens_per_doc": max_tokens_per_doc} if max_tokens_per_doc is not None else {}
         )
 
-    def _make_client(self) -> Any:
+    def _sdk_client(self, asynchronous: bool) -> Any:
         import cohere
 
-        client_cls, _ = fixed_timeout_clients()
-        return cohere.ClientV2(
+        sync_http, async_http = fixed_timeout_clients()
+        sdk, http = (cohere.AsyncClientV2, async_http) if asynchronous else (cohere.ClientV2, sync_http)
+        return sdk(
             api_key=self._key(),
             base_url=self.base_url or self.default_base_url,
-            httpx_client=client_cls(timeout=httpx_timeout(self.timeout, self.connect_timeout)),
+            httpx_client=http(timeout=httpx_timeout(self.timeout, self.connect_timeout)),
         )
+
+    def _make_client(self) -> Any:
+        return self._sdk_client(asynchronous=False)
 
     def _make_async_client(self) -> Any:
-        import cohere
-
-        _, client_cls = fixed_timeout_clients()
-        return cohere.AsyncClientV2(
-            api_key=self._key(),
-            base_url=self.base_url or self.default_base_url,
-            httpx_client=client_cls(timeout=httpx_timeout(self.timeout, self.connect_timeout)),
-        )
+        return self._sdk_client(asynchronous=True)
 
     def _kwargs(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
         kwargs = {"model": self.model, "query": query, "documents": documents,

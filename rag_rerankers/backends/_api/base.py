@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -248,11 +249,21 @@ class APIReranker(Reranker):
         return out
 
     # ----------------------------------------------------------------- scoring
-    def _typed_error(self, exc: Exception, calls: int) -> BaseException:
-        typed = self._typed(exc)
-        if isinstance(typed, RerankAPIError):
-            typed.attempts = calls
-        return typed
+    @contextlib.contextmanager
+    def _typed_errors(self, attempt: int) -> Iterator[None]:
+        """Turn what an SDK or transport raises into our typed error, counting attempts."""
+        try:
+            yield
+        except RerankAPIError as exc:
+            exc.attempts = attempt
+            raise
+        except Exception as exc:
+            typed = self._typed(exc)
+            if typed is exc:
+                raise
+            if isinstance(typed, RerankAPIError):
+                typed.attempts = attempt
+            raise typed from exc
 
     def _plan(self, batch: list[str], top_n: int | None) -> tuple[int | None, int]:
         """(top_n to ask the provider for, number of results to expect)."""
@@ -265,22 +276,12 @@ class APIReranker(Reranker):
     ) -> list[tuple[int, float]]:
         """One request batch, with retries: validated ``(index in batch, score)`` pairs."""
         ask, expect = self._plan(batch, top_n)
-        calls = 0
+        attempts = itertools.count(1)
 
         def attempt() -> list[tuple[int, float]]:
-            nonlocal calls
-            calls += 1
-            try:
+            with self._typed_errors(next(attempts)):
                 pairs = self._request(client, query, batch, ask)
                 return check_pairs(self.backend, len(batch), pairs, expect)
-            except RerankAPIError as exc:
-                exc.attempts = calls
-                raise
-            except Exception as exc:
-                typed = self._typed_error(exc, calls)
-                if typed is exc:
-                    raise
-                raise typed from exc
 
         return self.retry.call(attempt)
 
@@ -288,22 +289,12 @@ class APIReranker(Reranker):
         self, client: Any, query: str, batch: list[str], top_n: int | None
     ) -> list[tuple[int, float]]:
         ask, expect = self._plan(batch, top_n)
-        calls = 0
+        attempts = itertools.count(1)
 
         async def attempt() -> list[tuple[int, float]]:
-            nonlocal calls
-            calls += 1
-            try:
+            with self._typed_errors(next(attempts)):
                 pairs = await self._arequest(client, query, batch, ask)
                 return check_pairs(self.backend, len(batch), pairs, expect)
-            except RerankAPIError as exc:
-                exc.attempts = calls
-                raise
-            except Exception as exc:
-                typed = self._typed_error(exc, calls)
-                if typed is exc:
-                    raise
-                raise typed from exc
 
         return await self.retry.acall(attempt)
 
