@@ -14,7 +14,8 @@ Example:
     {'nDCG@10': 1.0}
 """
 
-from rag_rerankers.evaluation.compare import Comparison, compare, paired_test
+from rag_rerankers.evaluation.compare import compare, paired_test
+from rag_rerankers.evaluation.comparison import Comparison
 from rag_rerankers.evaluation.dataset import (
     Candidate,
     EvalDataset,
