@@ -16,9 +16,10 @@ Example:
 
 from rag_rerankers.evaluation.compare import compare, paired_test
 from rag_rerankers.evaluation.comparison import Comparison
-from rag_rerankers.evaluation.dataset import (
-    Candidate,
-    EvalDataset,
+from rag_rerankers.evaluation.dataset import Candidate, EvalDataset
+from rag_rerankers.evaluation.metrics import DEFAULT_METRICS, parse_metrics, per_query
+from rag_rerankers.evaluation.pricing import PRICES, estimate_cost
+from rag_rerankers.evaluation.readers import (
     load_beir,
     load_candidates_json,
     load_dataset,
@@ -27,8 +28,6 @@ from rag_rerankers.evaluation.dataset import (
     load_sample,
     load_trec_run,
 )
-from rag_rerankers.evaluation.metrics import DEFAULT_METRICS, parse_metrics, per_query
-from rag_rerankers.evaluation.pricing import PRICES, estimate_cost
 from rag_rerankers.evaluation.runner import (
     FIRST_STAGE,
     QueryRecord,

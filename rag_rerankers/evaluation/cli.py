@@ -39,7 +39,7 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202 - EvalDataset, imported lazily
-    from rag_rerankers.evaluation.dataset import load_dataset
+    from rag_rerankers.evaluation.readers import load_dataset
 
     ds = load_dataset(args.dataset, qrels=args.qrels, run=args.run,
                       first_stage=args.first_stage, depth=args.depth, split=args.split)
