@@ -25,8 +25,8 @@ from rag_rerankers.evaluation.readers import (
     load_dataset,
     load_ir_datasets,
     load_qrels,
-    load_sample,
     load_trec_run,
+    sample_dataset,
 )
 from rag_rerankers.evaluation.runner import (
     FIRST_STAGE,
@@ -56,9 +56,9 @@ __all__ = [
     "load_dataset",
     "load_ir_datasets",
     "load_qrels",
-    "load_sample",
     "load_trec_run",
     "paired_test",
     "parse_metrics",
     "per_query",
+    "sample_dataset",
 ]

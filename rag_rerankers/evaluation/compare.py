@@ -1,8 +1,8 @@
 """Compare several rerankers on the same candidates, against the first-stage order.
 
 Example:
-    >>> from rag_rerankers.evaluation.readers import load_sample
-    >>> cmp = compare(["bm25"], load_sample(depth=5), progress=False)
+    >>> from rag_rerankers.evaluation.readers import sample_dataset
+    >>> cmp = compare(["bm25"], sample_dataset(depth=5), progress=False)
     >>> [r.label for r in cmp.results]
     ['first-stage (bm25)', 'bm25']
 """

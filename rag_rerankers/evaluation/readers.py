@@ -2,7 +2,7 @@
 
 :func:`load_dataset` opens any of them from one string (what ``--dataset`` takes):
 
-- the bundled sample corpus (:func:`load_sample`);
+- the bundled sample corpus (:func:`sample_dataset`);
 - a candidates JSON file with TREC or BEIR qrels (:func:`load_candidates_json`,
   :func:`load_qrels`);
 - a BEIR folder (:func:`load_beir`), its first stage from a TREC run file
@@ -185,18 +185,19 @@ def _with_first_stage(
     )
 
 
-def load_sample(*, first_stage: str = "bm25", depth: int = 20) -> EvalDataset:
-    """The bundled sample corpus (:mod:`rag_rerankers.sample`: 89 passages, 16 judged queries)
-    with a computed first stage over it (passages as the demo indexes them: ``title. text``).
+def sample_dataset(*, first_stage: str = "bm25", depth: int = 20) -> EvalDataset:
+    """The bundled sample corpus as an :class:`EvalDataset` (the corpus itself, 89 passages
+    and 16 judged queries, is :func:`rag_rerankers.sample.load_sample`), with a computed first
+    stage over it (passages as the demo indexes them: ``title. text``).
 
     Example:
-        >>> ds = load_sample(depth=10)
+        >>> ds = sample_dataset(depth=10)
         >>> len(ds.evaluated_qids), len(ds.candidates[ds.evaluated_qids[0]])
         (16, 10)
     """
-    from rag_rerankers.sample import load_sample as load_corpus
+    from rag_rerankers.sample import load_sample
 
-    sample = load_corpus()
+    sample = load_sample()
     corpus = {d.id: d.content for d in sample.documents}
     queries = {q.id: q.text for q in sample.queries}
     return _with_first_stage(
@@ -276,7 +277,7 @@ def load_dataset(
     """
     text = str(source)
     if text == "sample":
-        return load_sample(first_stage=first_stage, depth=depth or 20)
+        return sample_dataset(first_stage=first_stage, depth=depth or 20)
     for prefix in ("irds:", "ir_datasets:"):
         if text.startswith(prefix):
             return load_ir_datasets(
