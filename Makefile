@@ -34,7 +34,7 @@ docs-serve: setup
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
 
 lint: setup
-	$(PY) -m ruff check rag_rerankers langchain_rerankers llamaindex_rerankers tests tools
+	$(PY) -m ruff check rag_rerankers langchain_rerankers llamaindex_rerankers rag_rerankers_demo tests tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis site

@@ -1,7 +1,23 @@
 """The ``rag-rerankers`` command line.
 
-Subcommands register themselves in :data:`COMMANDS` through :func:`command`; each module
-keeps its heavy imports inside its handler so ``rag-rerankers --help`` stays fast.
+The core defines one command, ``backends``. Every other subcommand is a plugin: a
+:class:`Command` named by an entry point of the group ``rag_rerankers.commands``
+(:data:`ENTRY_POINT_GROUP`), the entry point's name being the command's name. This project
+declares ``eval`` and ``compare`` (:mod:`rag_rerankers.evaluation.cli`) and ``demo`` in its
+``pyproject.toml``; another package adds a command the same way::
+
+    [project.entry-points."rag_rerankers.commands"]
+    hello = "my_package.cli:HELLO"   # HELLO = Command(help, setup, handler)
+
+The core never names a plugin's module. A plugin module must import quickly: keep heavy
+imports inside the handler, so ``rag-rerankers --help`` stays fast.
+
+Running from a source checkout (the package imported from a folder whose ``pyproject.toml``
+is this project's, e.g. ``PYTHONPATH=.`` or an editable install made before a command was
+added), the commands are read from that ``pyproject.toml`` instead of the installed
+metadata of ``rag-rerankers``, which may be missing or stale; other packages' entry points are
+still used. This needs ``tomllib`` (Python 3.11+) or ``tomli``; without either, only the
+installed metadata counts.
 
 Example:
     >>> main(["backends", "--json"])  # doctest: +ELLIPSIS
@@ -14,21 +30,43 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 
 from rag_rerankers import __version__
 from rag_rerankers.errors import RerankerError
 
 Handler = Callable[[argparse.Namespace], int]
 Setup = Callable[[argparse.ArgumentParser], None]
-COMMANDS: dict[str, tuple[str, Setup, Handler]] = {}
+
+ENTRY_POINT_GROUP = "rag_rerankers.commands"
+"""The entry point group of CLI subcommands; each entry point names a :class:`Command`."""
+
+DISTRIBUTION = "rag-rerankers"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: ``setup`` adds its arguments to its parser, ``handler`` runs it and
+    returns the exit code (a :class:`~rag_rerankers.errors.RerankerError` it raises is
+    printed and gives exit code 2)."""
+
+    help: str
+    setup: Setup
+    handler: Handler
+
+
+COMMANDS: dict[str, Command] = {}
+"""The core's own commands, by name (plugins are added by :func:`load_commands`)."""
 
 
 def command(name: str, help: str, setup: Setup) -> Callable[[Handler], Handler]:
-    """Register a subcommand: ``setup`` adds its arguments, the decorated function runs it."""
+    """Register a core subcommand: ``setup`` adds its arguments, the decorated function runs it."""
 
     def register(handler: Handler) -> Handler:
-        COMMANDS[name] = (help, setup, handler)
+        COMMANDS[name] = Command(help, setup, handler)
         return handler
 
     return register
@@ -62,63 +100,98 @@ def _backends(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- demo
-def _setup_demo(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--reranker",
-        default="embedding?offline=true",
-        help="config string of the reranker (default: the packaged all-MiniLM-L6-v2, offline)",
-    )
-    p.add_argument("--query", default=None, help="query id (q01..q16) or text shown before/after (default: q09)")
-    p.add_argument("--k", type=int, default=20, help="candidates retrieved by the first stage")
-    p.add_argument("--show", type=int, default=5, help="documents shown before and after")
-
-
-@command("demo", "a FAISS retriever + reranker over the bundled sample corpus, with nDCG/MRR", _setup_demo)
-def _demo(args: argparse.Namespace) -> int:
-    from langchain_rerankers.demo import run_demo
-
-    return run_demo(reranker=args.reranker, query=args.query, k=args.k, show=args.show)
-
-
-def _load_plugins() -> None:
-    # Subcommands that live in other modules of the core register on import.
-    import importlib
-
-    for module in ("rag_rerankers.evaluation.cli",):
+# --------------------------------------------------------------------------- plugins
+def _source_tree_commands() -> dict[str, str] | None:
+    """``{name: "module:attr"}`` from the ``pyproject.toml`` next to this package when it is
+    imported from a source checkout of this project, else ``None``."""
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
         try:
-            importlib.import_module(module)
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            return None
+    try:
+        project = tomllib.loads(pyproject.read_text("utf-8")).get("project", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    if project.get("name") != DISTRIBUTION:
+        return None
+    return dict(project.get("entry-points", {}).get(ENTRY_POINT_GROUP, {}))
+
+
+def _normalized(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def command_entry_points() -> Iterator[metadata.EntryPoint]:
+    """The entry points of :data:`ENTRY_POINT_GROUP`: the installed ones, with this project's
+    own read from its ``pyproject.toml`` instead when running from a source checkout."""
+    source = _source_tree_commands()
+    if source is not None:
+        for name, value in source.items():
+            yield metadata.EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP)
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        if source is not None and dist is not None and _normalized(dist.name) == DISTRIBUTION:
+            continue  # this project's installed metadata, superseded by the source tree's
+        yield ep
+
+
+def load_commands() -> dict[str, Command]:
+    """The core's commands followed by every plugin's, by name (installers do not keep the
+    declaration order). A plugin whose module is gone (stale metadata) is skipped; any other
+    import error is raised. A name already taken is ignored."""
+    commands = dict(COMMANDS)
+    for ep in sorted(command_entry_points(), key=lambda ep: ep.name):
+        if ep.name in commands:
+            continue
+        module = ep.value.partition(":")[0].strip()
+        try:
+            plugin = ep.load()
         except ModuleNotFoundError as exc:
             # Only "this plugin is absent" is fine; a missing dependency inside it is not.
-            if exc.name is None or not module.startswith(exc.name):
+            if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
                 raise
+            continue
+        if not isinstance(plugin, Command):
+            raise TypeError(
+                f"entry point {ep.name!r} of {ENTRY_POINT_GROUP!r} ({ep.value}) is a "
+                f"{type(plugin).__name__}, not a rag_rerankers.cli.Command"
+            )
+        commands[ep.name] = plugin
+    return commands
 
 
-def build_parser() -> argparse.ArgumentParser:
-    _load_plugins()
+def build_parser(commands: dict[str, Command] | None = None) -> argparse.ArgumentParser:
+    commands = load_commands() if commands is None else commands
     parser = argparse.ArgumentParser(
         prog="rag-rerankers", description="Rerankers for RAG pipelines, chosen by a config string."
     )
     parser.add_argument("--version", action="version", version=f"rag-rerankers {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (help_text, setup, _) in COMMANDS.items():
-        setup(sub.add_parser(name, help=help_text, description=help_text))
+    for name, cmd in commands.items():
+        cmd.setup(sub.add_parser(name, help=cmd.help, description=cmd.help))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rag-rerankers`` console script."""
-    args = build_parser().parse_args(argv)
+    commands = load_commands()
+    args = build_parser(commands).parse_args(argv)
     try:
-        return COMMANDS[args.command][2](args)
+        return commands[args.command].handler(args)
     except RerankerError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
-    # Run the imported module's main: plugins register their commands in rag_rerankers.cli,
-    # not in this __main__ copy of it.
+    # Run the imported module's main, so that plugins see the same rag_rerankers.cli (its
+    # Command class) as this __main__ copy's callers would.
     from rag_rerankers.cli import main as _main
 
     sys.exit(_main())

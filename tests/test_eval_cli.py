@@ -74,8 +74,8 @@ def test_evaluation_package_is_core_without_frameworks() -> None:
     code = (
         "import sys, json\n"
         "import rag_rerankers.evaluation as ev\n"
-        "from rag_rerankers.evaluation import compare, load_sample\n"
-        "compare(['bm25'], load_sample(depth=3).limit(2), progress=False)\n"
+        "from rag_rerankers.evaluation import compare, sample_dataset\n"
+        "compare(['bm25'], sample_dataset(depth=3).limit(2), progress=False)\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rag_rerankers.errors import ConfigError, InvalidInputError
-from rag_rerankers.evaluation import EvalDataset, load_dataset, load_sample
+from rag_rerankers.evaluation import EvalDataset, load_dataset, sample_dataset
 
 CORPUS = {
     "d1": ("Flea life", "A flea can live up to a year depending on hosts."),
@@ -131,7 +131,7 @@ def test_sample_dataset() -> None:
     ds = load_dataset("sample")
     assert ds.name == "sample" and len(ds.evaluated_qids) == 16
     assert all(0 < len(ds.candidates[q]) <= 20 for q in ds.evaluated_qids)
-    assert load_sample(depth=5).candidates["q01"][0].text.endswith(".")
+    assert sample_dataset(depth=5).candidates["q01"][0].text.endswith(".")
 
 
 def test_unknown_dataset_and_bad_first_stage(tmp_path: Path) -> None:

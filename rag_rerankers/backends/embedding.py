@@ -84,6 +84,31 @@ class EmbeddingReranker(LocalReranker):
             return None
         return TokenWindow(max_tokens=int(limit), tokenizer=st.tokenizer, lock=self._loaded.lock)
 
+    def embed(self, texts: Sequence[str], *, kind: str = "document") -> Any:
+        """Normalized embeddings (a float32 numpy array, one row per text) of queries
+        (``kind="query"``) or documents (``kind="document"``), each prefixed as :meth:`rank`
+        does; encoded under the shared model's lock, ``batch_size`` texts at a time.
+
+        Example:
+            >>> from rag_rerankers import init_reranker
+            >>> init_reranker("embedding?offline=true").embed(["a", "b"], kind="query").shape
+            (2, 384)
+        """
+        if kind not in ("query", "document"):
+            from rag_rerankers.errors import InvalidInputError
+
+            raise InvalidInputError(f"kind must be 'query' or 'document', got {kind!r}")
+        import torch
+
+        prefix = self.query_prefix if kind == "query" else self.document_prefix
+        with self._loaded.lock, torch.inference_mode():
+            return self._loaded.model.encode(
+                [prefix + text for text in texts],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+
     def _score(self, query: str, documents: Sequence[str]) -> list[float]:
         import torch
 

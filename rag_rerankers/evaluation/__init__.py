@@ -14,20 +14,20 @@ Example:
     {'nDCG@10': 1.0}
 """
 
-from rag_rerankers.evaluation.compare import Comparison, compare, paired_test
-from rag_rerankers.evaluation.dataset import (
-    Candidate,
-    EvalDataset,
+from rag_rerankers.evaluation.compare import compare, paired_test
+from rag_rerankers.evaluation.comparison import Comparison
+from rag_rerankers.evaluation.dataset import Candidate, EvalDataset
+from rag_rerankers.evaluation.metrics import DEFAULT_METRICS, parse_metrics, per_query
+from rag_rerankers.evaluation.pricing import PRICES, estimate_cost
+from rag_rerankers.evaluation.readers import (
     load_beir,
     load_candidates_json,
     load_dataset,
     load_ir_datasets,
     load_qrels,
-    load_sample,
     load_trec_run,
+    sample_dataset,
 )
-from rag_rerankers.evaluation.metrics import DEFAULT_METRICS, parse_metrics, per_query
-from rag_rerankers.evaluation.pricing import PRICES, estimate_cost
 from rag_rerankers.evaluation.runner import (
     FIRST_STAGE,
     QueryRecord,
@@ -56,9 +56,9 @@ __all__ = [
     "load_dataset",
     "load_ir_datasets",
     "load_qrels",
-    "load_sample",
     "load_trec_run",
     "paired_test",
     "parse_metrics",
     "per_query",
+    "sample_dataset",
 ]

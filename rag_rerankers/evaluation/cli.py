@@ -1,4 +1,6 @@
-"""``rag-rerankers eval`` and ``rag-rerankers compare`` (registered on import by the CLI)."""
+"""``rag-rerankers eval`` and ``rag-rerankers compare``: the CLI plugins :data:`EVAL` and
+:data:`COMPARE`, declared as entry points of the group ``rag_rerankers.commands`` in
+``pyproject.toml`` (see :mod:`rag_rerankers.cli`)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from rag_rerankers.cli import command
+from rag_rerankers.cli import Command
 from rag_rerankers.evaluation.metrics import DEFAULT_METRICS
 
 
@@ -39,7 +41,7 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202 - EvalDataset, imported lazily
-    from rag_rerankers.evaluation.dataset import load_dataset
+    from rag_rerankers.evaluation.readers import load_dataset
 
     ds = load_dataset(args.dataset, qrels=args.qrels, run=args.run,
                       first_stage=args.first_stage, depth=args.depth, split=args.split)
@@ -66,7 +68,6 @@ def _setup_eval(p: argparse.ArgumentParser) -> None:
                    help="folder for per_query.jsonl (resumable) and eval.json (default: none)")
 
 
-@command("eval", "evaluate one reranker: nDCG/MRR/Recall/P/MAP, latency and cost", _setup_eval)
 def _eval(args: argparse.Namespace) -> int:
     from rag_rerankers.evaluation.report import result_table
     from rag_rerankers.evaluation.runner import evaluate
@@ -105,8 +106,6 @@ def _setup_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
 
 
-@command("compare", "compare rerankers on the same candidates: table, JSON, CSV, plots, "
-         "significance vs the first stage", _setup_compare)
 def _compare(args: argparse.Namespace) -> int:
     from rag_rerankers.evaluation.compare import compare
     from rag_rerankers.evaluation.report import comparison_table
@@ -129,3 +128,12 @@ def _compare(args: argparse.Namespace) -> int:
         for kind, path in cmp.files.items():
             print(f"wrote {kind}: {path}")
     return 1 if cmp.errors else 0
+
+
+EVAL = Command("evaluate one reranker: nDCG/MRR/Recall/P/MAP, latency and cost", _setup_eval, _eval)
+COMPARE = Command(
+    "compare rerankers on the same candidates: table, JSON, CSV, plots, significance vs the "
+    "first stage",
+    _setup_compare,
+    _compare,
+)

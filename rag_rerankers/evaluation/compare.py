@@ -1,8 +1,8 @@
 """Compare several rerankers on the same candidates, against the first-stage order.
 
 Example:
-    >>> from rag_rerankers.evaluation.dataset import load_sample
-    >>> cmp = compare(["bm25"], load_sample(depth=5), progress=False)
+    >>> from rag_rerankers.evaluation.readers import sample_dataset
+    >>> cmp = compare(["bm25"], sample_dataset(depth=5), progress=False)
     >>> [r.label for r in cmp.results]
     ['first-stage (bm25)', 'bm25']
 """
@@ -10,18 +10,17 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import csv
-import json
 import logging
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag_rerankers.evaluation.comparison import Comparison
 from rag_rerankers.evaluation.dataset import EvalDataset
 from rag_rerankers.evaluation.metrics import DEFAULT_METRICS
+from rag_rerankers.evaluation.report import write_outputs
 from rag_rerankers.evaluation.runner import (
     RunResult,
     SpecLike,
@@ -34,51 +33,6 @@ from rag_rerankers.evaluation.runner import (
 logger = logging.getLogger("rag_rerankers.evaluation")
 
 SIGNIFICANCE_METRIC = "nDCG@10"
-
-
-@dataclass
-class Comparison:
-    """Results of :func:`compare`: one :class:`RunResult` per spec, the baseline first."""
-
-    dataset: dict[str, Any]
-    metrics: list[str]
-    results: list[RunResult]
-    significance: dict[str, dict[str, Any]] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def baseline(self) -> RunResult:
-        return self.results[0]
-
-    def to_dict(self, *, include_per_query: bool = True) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "metrics": self.metrics,
-            "baseline": self.baseline.label,
-            "results": [r.to_dict(include_per_query=include_per_query) for r in self.results],
-            "significance": self.significance,
-            "errors": self.errors,
-        }
-
-    def rows(self) -> list[dict[str, Any]]:
-        """Flat rows (one per run) for CSV files and tables."""
-        rows = []
-        for r in self.results:
-            sig = self.significance.get(r.label, {})
-            lat = r.latency or {}
-            rows.append({
-                "run": r.label,
-                **{m: r.metrics.get(m) for m in self.metrics},
-                "p_value": sig.get("p_value"),
-                "p50_ms": lat.get("p50_ms"),
-                "p95_ms": lat.get("p95_ms"),
-                "docs_per_s": lat.get("docs_per_s"),
-                "cost_usd": r.cost_usd,
-                "queries": r.n_queries,
-                "failed": r.n_failed,
-            })
-        return rows
 
 
 def paired_test(
@@ -156,30 +110,3 @@ def compare(
     if out is not None:
         write_outputs(cmp, out, plots=plots)
     return cmp
-
-
-def write_outputs(cmp: Comparison, out: Path, *, plots: bool = True) -> dict[str, str]:
-    """Write ``compare.json``, ``compare.csv`` and (with ``plots``) the two PNG plots."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"json": out / "compare.json", "csv": out / "compare.csv"}
-    files["json"].write_text(json.dumps(cmp.to_dict(), indent=2, default=_json_default) + "\n")
-    rows = cmp.rows()
-    with open(files["csv"], "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    if plots:
-        from rag_rerankers.evaluation.report import plot_metrics, plot_quality_latency
-
-        files["quality_vs_latency"] = plot_quality_latency(cmp, out / "quality_vs_latency.png")
-        files["metrics"] = plot_metrics(cmp, out / "metrics.png")
-    if (out / "per_query.jsonl").exists():
-        files["per_query"] = out / "per_query.jsonl"
-    cmp.files = {k: str(v) for k, v in files.items()}
-    return cmp.files
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return str(value)

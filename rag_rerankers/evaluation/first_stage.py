@@ -75,14 +75,10 @@ def faiss_retrieve(
     rr = init_reranker(spec)
     if not isinstance(rr, EmbeddingReranker):
         raise ConfigError(f"the faiss first stage needs an 'embedding' spec, got {spec!r}")
-    st = rr._loaded.model
     ids = list(corpus)
     qids = list(queries)
-    with rr._loaded.lock:
-        docs = st.encode([rr.document_prefix + corpus[d] for d in ids], batch_size=rr.batch_size,
-                         normalize_embeddings=True, show_progress_bar=False)
-        qs = st.encode([rr.query_prefix + queries[q] for q in qids], batch_size=rr.batch_size,
-                       normalize_embeddings=True, show_progress_bar=False)
+    docs = rr.embed([corpus[d] for d in ids], kind="document")
+    qs = rr.embed([queries[q] for q in qids], kind="query")
     index = faiss.IndexFlatIP(docs.shape[1])
     index.add(np.ascontiguousarray(docs, dtype="float32"))
     _, found = index.search(np.ascontiguousarray(qs, dtype="float32"), min(depth, len(ids)))

@@ -2,13 +2,17 @@
 
 Keyed by backend name (``cohere``, ``voyage``, ``jina``, ``mixedbread``), then by model
 (``"*"`` = any other model of that backend). Every entry names its source and the date it was
-checked. Estimates are estimates: tokens are counted as ~4 characters each (the providers
-use their own tokenizers) and Cohere's split of very long documents into several units is not
-modelled. Providers change prices: check the source before relying on a figure.
+checked. Estimates are estimates: tokens are counted conservatively, ~3 characters each, by
+:func:`rag_rerankers.text.estimate_tokens` (the providers use their own tokenizers; English
+averages nearer 4, so token-priced estimates err high), and Cohere's split of very long
+documents into several units is not modelled. Providers change prices: check the source
+before relying on a figure.
 
 Example:
     >>> estimate_cost("cohere", "rerank-v3.5", "q", ["d"] * 150)  # 2 search units
     0.004
+    >>> estimate_cost("voyage", "rerank-2.5", "q" * 5, ["d" * 8] * 2)  # 2 x 2 + 3 + 3 tokens
+    5e-07
     >>> estimate_cost("bm25", None, "q", ["d"]) is None
     True
 """
@@ -19,6 +23,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from rag_rerankers.text import estimate_tokens
 
 Unit = Literal["search", "token"]
 
@@ -78,11 +84,6 @@ def find_price(backend: str, model: str | None) -> Price | None:
     if table is None:
         return None
     return table.get(model or "*") or table.get("*")
-
-
-def estimate_tokens(text: str) -> int:
-    """A rough token count (~4 characters per token for English text)."""
-    return max(1, math.ceil(len(text) / 4))
 
 
 def estimate_cost(

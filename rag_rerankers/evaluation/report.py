@@ -1,14 +1,22 @@
-"""Terminal tables (rich) and plots (matplotlib's object API: no display needed, and pyplot's
-global backend and figure list are left as the caller set them)."""
+"""Everything shown or written about results: terminal tables (rich), the ``compare.json`` /
+``compare.csv`` files and plots (matplotlib's object API: no display needed, and pyplot's
+global backend and figure list are left as the caller set them).
+
+This module only reads results (:class:`~rag_rerankers.evaluation.comparison.Comparison`,
+:class:`~rag_rerankers.evaluation.runner.RunResult`); it never runs an evaluation, so
+:mod:`rag_rerankers.evaluation.compare` can call it without a cycle.
+"""
 
 from __future__ import annotations
 
+import csv
+import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rag_rerankers.evaluation.compare import Comparison
+    from rag_rerankers.evaluation.comparison import Comparison
     from rag_rerankers.evaluation.runner import RunResult
 
 
@@ -130,3 +138,28 @@ def plot_metrics(cmp: Comparison, path: str | Path) -> Path:
     path = Path(path)
     fig.savefig(path, dpi=120)
     return path
+
+
+def write_outputs(cmp: Comparison, out: Path, *, plots: bool = True) -> dict[str, str]:
+    """Write ``compare.json``, ``compare.csv`` and (with ``plots``) the two PNG plots."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": out / "compare.json", "csv": out / "compare.csv"}
+    files["json"].write_text(json.dumps(cmp.to_dict(), indent=2, default=_json_default) + "\n")
+    rows = cmp.rows()
+    with open(files["csv"], "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    if plots:
+        files["quality_vs_latency"] = plot_quality_latency(cmp, out / "quality_vs_latency.png")
+        files["metrics"] = plot_metrics(cmp, out / "metrics.png")
+    if (out / "per_query.jsonl").exists():
+        files["per_query"] = out / "per_query.jsonl"
+    cmp.files = {k: str(v) for k, v in files.items()}
+    return cmp.files
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return str(value)

@@ -1,0 +1,58 @@
+"""The result of :func:`rag_rerankers.evaluation.compare`: plain data, no I/O.
+
+:mod:`rag_rerankers.evaluation.compare` builds a :class:`Comparison`;
+:mod:`rag_rerankers.evaluation.report` turns one into tables, files and plots. Neither of
+those imports the other's caller, so this module is where both meet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag_rerankers.evaluation.runner import RunResult
+
+
+@dataclass
+class Comparison:
+    """Results of :func:`compare`: one :class:`RunResult` per spec, the baseline first."""
+
+    dataset: dict[str, Any]
+    metrics: list[str]
+    results: list[RunResult]
+    significance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def baseline(self) -> RunResult:
+        return self.results[0]
+
+    def to_dict(self, *, include_per_query: bool = True) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "metrics": self.metrics,
+            "baseline": self.baseline.label,
+            "results": [r.to_dict(include_per_query=include_per_query) for r in self.results],
+            "significance": self.significance,
+            "errors": self.errors,
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Flat rows (one per run) for CSV files and tables."""
+        rows = []
+        for r in self.results:
+            sig = self.significance.get(r.label, {})
+            lat = r.latency or {}
+            rows.append({
+                "run": r.label,
+                **{m: r.metrics.get(m) for m in self.metrics},
+                "p_value": sig.get("p_value"),
+                "p50_ms": lat.get("p50_ms"),
+                "p95_ms": lat.get("p95_ms"),
+                "docs_per_s": lat.get("docs_per_s"),
+                "cost_usd": r.cost_usd,
+                "queries": r.n_queries,
+                "failed": r.n_failed,
+            })
+        return rows
