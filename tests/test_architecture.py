@@ -6,7 +6,7 @@ import grimp
 import networkx as nx
 import pytest
 
-PACKAGES = ("rag_rerankers", "langchain_rerankers", "llamaindex_rerankers")
+PACKAGES = ("rag_rerankers", "langchain_rerankers", "llamaindex_rerankers", "rag_rerankers_demo")
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_no_import_cycles(graph: grimp.ImportGraph) -> None:
 
 
 def test_the_core_imports_no_framework(graph: grimp.ImportGraph) -> None:
-    for other in ("langchain_rerankers", "llamaindex_rerankers", "langchain_core",
+    for other in ("langchain_rerankers", "llamaindex_rerankers", "rag_rerankers_demo", "langchain_core",
                   "langchain_classic", "llama_index"):
         if other in graph.modules:
             chain = graph.find_shortest_chain("rag_rerankers", other, as_packages=True)

@@ -18,6 +18,7 @@ from rag_rerankers.backends._api.retry import RetryPolicy
 from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError, RerankAPIError
 from rag_rerankers.options import Option
+from rag_rerankers.text import estimate_tokens
 from rag_rerankers.types import ScoreType
 
 if TYPE_CHECKING:
@@ -363,10 +364,4 @@ class APIReranker(Reranker):
             result = closer()
             if asyncio.iscoroutine(result):
                 await result
-
-
-def estimate_tokens(text: str) -> int:
-    """A conservative token estimate (about 3 characters per token) used for token budgets."""
-    return len(text) // 3 + 1
-
 
