@@ -392,6 +392,12 @@ BAD_ANSWERS = {
     "float-index": ([(0.5, 0.9), (1, 0.5), (2, 0.1)], "out of range|not a valid document|shape"),
     "text-score": ([(0, "high"), (1, 0.5), (2, 0.1)], "unexpected response shape"),
     "null-score": ([(0, None), (1, 0.5), (2, 0.1)], "unexpected response shape"),
+    # Issue 13: values an SDK or float() would coerce are refused, not converted.
+    "string-score": ([(0, "0.9"), (1, 0.5), (2, 0.1)], "unexpected response shape"),
+    "bool-score": ([(0, True), (1, 0.5), (2, 0.1)], "unexpected response shape"),
+    "integral-float-index": ([(1.0, 0.9), (0, 0.5), (2, 0.1)], "out of range|not a valid document|shape|not an integer"),
+    "string-index": ([("1", 0.9), (0, 0.5), (2, 0.1)], "out of range|not a valid document|shape|not an integer"),
+    "bool-index": ([(True, 0.9), (0, 0.5), (2, 0.1)], "out of range|not a valid document|shape|not an integer"),
 }
 
 
@@ -416,11 +422,6 @@ def test_api_bad_provider_answers_are_typed_and_not_retried(scripted, provider, 
     scripted.payload = provider_body(provider, pairs)
     scripted.requests = 0
     rr = _api(provider, scripted.base_url(provider))
-    if provider == "cohere" and answer == "float-index":
-        # Documented limitation: the cohere SDK coerces the index to int (0.5 -> 0) before
-        # the backend sees it, so this answer reads as a valid one.
-        assert indices(SURFACES[path](rr, "q", ["a", "b", "c"])) == [0, 1, 2]
-        return
     with pytest.raises(APIResponseError, match=message) as info:
         SURFACES[path](rr, "q", ["a", "b", "c"])
     assert info.value.status == 200 and info.value.attempts == 1 and scripted.requests == 1

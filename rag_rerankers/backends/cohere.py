@@ -17,12 +17,18 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from rag_rerankers.backends._api.base import API_REQUIRES, APIReranker
 from rag_rerankers.backends._api.errors import error_for_status, request_id_from
-from rag_rerankers.backends._api.http import fixed_timeout_clients, httpx_timeout, translate_httpx
-from rag_rerankers.backends._api.responses import extract_pairs
+from rag_rerankers.backends._api.http import (
+    fixed_timeout_clients,
+    httpx_timeout,
+    raw_body_hooks,
+    translate_httpx,
+)
+from rag_rerankers.backends._api.responses import check_raw_results, extract_pairs
 from rag_rerankers.errors import APIResponseError, RerankAPIError
 from rag_rerankers.options import Option
 from rag_rerankers.registry import BackendInfo
@@ -59,10 +65,17 @@ class CohereReranker(APIReranker):
 
         sync_http, async_http = fixed_timeout_clients()
         sdk, http = (cohere.AsyncClientV2, async_http) if asynchronous else (cohere.ClientV2, sync_http)
+        # The SDK coerces what it parses (an index "3", 1.0 or true becomes 3, 1 or 1) and
+        # fails with a bare TypeError on a body of the wrong shape: check the raw JSON first.
+        hooks = raw_body_hooks(functools.partial(
+            check_raw_results, self.backend, results="results", index="index",
+            score="relevance_score",
+        ))
         return sdk(
             api_key=self._key(),
             base_url=self.base_url or self.default_base_url,
-            httpx_client=http(timeout=httpx_timeout(self.timeout, self.connect_timeout)),
+            httpx_client=http(timeout=httpx_timeout(self.timeout, self.connect_timeout),
+                              event_hooks={"response": [hooks[asynchronous]]}),
         )
 
     def _make_client(self) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 from rag_rerankers.backends._api.base import API_REQUIRES, APIReranker
 from rag_rerankers.backends._api.errors import error_for_status, request_id_from
 from rag_rerankers.backends._api.http import httpx_timeout
-from rag_rerankers.backends._api.responses import extract_pairs
+from rag_rerankers.backends._api.responses import check_raw_results, extract_pairs
 from rag_rerankers.errors import (
     APIConnectionError,
     APIResponseError,
@@ -40,7 +40,9 @@ class MixedbreadReranker(APIReranker):
     default_base_url = None  # the SDK's: https://api.mixedbread.com
     default_max_documents = 1000
 
-    def _client_kwargs(self) -> dict[str, Any]:
+    def _sdk_client(self, asynchronous: bool) -> Any:
+        import mixedbread
+
         kwargs: dict[str, Any] = {
             "api_key": self._key(),
             "max_retries": 0,  # retries happen once, in RetryPolicy
@@ -48,36 +50,40 @@ class MixedbreadReranker(APIReranker):
         }
         if self.base_url:
             kwargs["base_url"] = self.base_url
-        return kwargs
+        sdk = mixedbread.AsyncMixedbread if asynchronous else mixedbread.Mixedbread
+        return sdk(**kwargs)
 
     def _make_client(self) -> Any:
-        import mixedbread
-
-        return mixedbread.Mixedbread(**self._client_kwargs())
+        return self._sdk_client(asynchronous=False)
 
     def _make_async_client(self) -> Any:
-        import mixedbread
-
-        return mixedbread.AsyncMixedbread(**self._client_kwargs())
+        return self._sdk_client(asynchronous=True)
 
     def _request(
         self, client: Any, query: str, documents: list[str], top_n: int | None
     ) -> list[tuple[int, float]]:
         # top_k is always sent: every score is needed unless a top_n was asked for.
-        response = client.rerank(model=self.model, query=query, input=documents,
-                                 top_k=top_n or len(documents))
-        return self._pairs_of(response)
+        raw = client.with_raw_response.rerank(model=self.model, query=query, input=documents,
+                                              top_k=top_n or len(documents))
+        return self._pairs_of(raw.http_response)
 
     async def _arequest(
         self, client: Any, query: str, documents: list[str], top_n: int | None
     ) -> list[tuple[int, float]]:
-        response = await client.rerank(model=self.model, query=query, input=documents,
-                                       top_k=top_n or len(documents))
-        return self._pairs_of(response)
+        raw = await client.with_raw_response.rerank(
+            model=self.model, query=query, input=documents, top_k=top_n or len(documents)
+        )
+        return self._pairs_of(raw.http_response)
 
     def _pairs_of(self, response: Any) -> list[tuple[int, float]]:
-        return extract_pairs(self.backend, getattr(response, "data", None),
-                             lambda r: (r.index, r.score))
+        # The raw JSON, not the SDK's models, which would coerce a score "0.9" or true.
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        check_raw_results(self.backend, body, results="data", index="index", score="score",
+                          status=response.status_code)
+        return extract_pairs(self.backend, body["data"], lambda r: (r["index"], r["score"]))
 
     def _translate(self, exc: BaseException) -> RerankAPIError | None:
         import mixedbread

@@ -343,9 +343,13 @@ class APIReranker(Reranker):
     def close(self) -> None:
         """Close the sync HTTP client (async clients: use :meth:`aclose`)."""
         client, self._client = self._client, None
+        if client is None:
+            return
         closer = getattr(client, "close", None)
         if callable(closer):
             closer()
+        elif hasattr(client, "__exit__"):  # SDKs that close only as context managers (Cohere)
+            client.__exit__(None, None, None)
 
     async def aclose(self) -> None:
         """Close the async client of the running event loop, and the sync client."""
@@ -364,4 +368,6 @@ class APIReranker(Reranker):
             result = closer()
             if asyncio.iscoroutine(result):
                 await result
+        elif hasattr(client, "__aexit__"):  # SDKs that close only as context managers (Cohere)
+            await client.__aexit__(None, None, None)
 

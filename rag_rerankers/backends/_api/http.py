@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rag_rerankers.backends._api.base import APIReranker
@@ -46,6 +47,30 @@ def fixed_timeout_clients() -> tuple[type, type]:
     return Client, AsyncClient
 
 
+def raw_body_hooks(check: Callable[[Any], None]) -> tuple[Any, Any]:
+    """``httpx`` response hooks (sync, async) that run ``check(decoded JSON)`` on every 2xx
+    body before an SDK parses it; a body that is not JSON is left to the SDK to report."""
+
+    def decoded(response: Any) -> None:
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        check(body)
+
+    def hook(response: Any) -> None:
+        if response.status_code // 100 == 2:
+            response.read()
+            decoded(response)
+
+    async def ahook(response: Any) -> None:
+        if response.status_code // 100 == 2:
+            await response.aread()
+            decoded(response)
+
+    return hook, ahook
+
+
 def translate_httpx(provider: str, exc: BaseException) -> RerankAPIError | None:
     """Map ``httpx`` transport exceptions (timeouts, resets, refused connections)."""
     import httpx
@@ -60,9 +85,10 @@ def translate_httpx(provider: str, exc: BaseException) -> RerankAPIError | None:
 
 
 def check_httpx_response(provider: str, response: Any, secret: str | None = None) -> Any:
-    """Raise the typed error for an error status; return the decoded JSON body."""
+    """Raise the typed error for any status but 2xx (a redirect is no answer: httpx does not
+    follow them); return the decoded JSON body."""
     status = response.status_code
-    if status >= 400:
+    if not 200 <= status < 300:
         try:
             body: Any = response.json()
         except ValueError:
