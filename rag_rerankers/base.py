@@ -301,10 +301,22 @@ class Reranker(ABC):
         top_n: int | None | _Unset = UNSET,
         *,
         concurrency: int = 16,
-    ) -> list[list[RankedItem]]:
+        return_exceptions: bool = False,
+    ) -> list[list[RankedItem] | BaseException]:
         """Rerank several queries concurrently, at most ``concurrency`` at a time.
 
-        Results come back in the order of ``queries``.
+        Results come back in the order of ``queries``. When one query fails, the call raises
+        its error and cancels every query not yet finished, so no further (billable) request
+        starts; with ``return_exceptions=True`` every query runs and a failed one's slot holds
+        its exception instead.
+
+        Example:
+            >>> import asyncio
+            >>> from rag_rerankers import init_reranker
+            >>> out = asyncio.run(init_reranker("bm25").arank_many(["a", " "], [["a b"], ["c"]],
+            ...                                                   return_exceptions=True))
+            >>> out[0][0].document, type(out[1]).__name__
+            ('a b', 'InvalidInputError')
         """
         self._check_many(queries, documents)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -315,9 +327,14 @@ class Reranker(ABC):
             async with semaphore:
                 return await self.arank(q, d, top_n)
 
-        return list(
-            await asyncio.gather(*(one(q, d) for q, d in zip(queries, documents, strict=True)))
-        )
+        tasks = [asyncio.ensure_future(one(q, d)) for q, d in zip(queries, documents, strict=True)]
+        try:
+            return list(await asyncio.gather(*tasks, return_exceptions=return_exceptions))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     def close(self) -> None:  # noqa: B027 - optional hook, deliberately not abstract
         """Release clients or models held by this reranker (a no-op by default)."""

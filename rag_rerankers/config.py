@@ -46,11 +46,17 @@ def redact_spec(spec: str) -> str:
 
 @dataclass(frozen=True)
 class Spec:
-    """A parsed config string: backend name, optional model, and options."""
+    """A parsed config string: backend name, optional model, and options.
+
+    ``options`` holds values typed by :func:`parse_value`; ``raw`` the text of each option as
+    written in the string, which a text option receives unchanged (``api_key=007123`` stays
+    ``"007123"``, not the number 7123).
+    """
 
     backend: str
     model: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 def parse_value(text: str) -> Any:
@@ -123,6 +129,7 @@ def parse_spec(spec: str) -> Spec:
             "default model)"
         )
     options: dict[str, Any] = {}
+    raw: dict[str, str] = {}
     if sep:
         if not query.strip():
             raise ConfigError(f"malformed config string {shown!r}: nothing after '?'")
@@ -143,7 +150,8 @@ def parse_spec(spec: str) -> Spec:
                     f"give the model after ':' (backend:model), not as ?model= in {shown!r}"
                 )
             options[key] = parse_value(value)
-    return Spec(backend=backend, model=model_name, options=options)
+            raw[key] = value
+    return Spec(backend=backend, model=model_name, options=options, raw=raw)
 
 
 def format_spec(spec: Spec) -> str:

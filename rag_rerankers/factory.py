@@ -34,7 +34,8 @@ def to_spec(spec: str | Mapping[str, Any], **overrides: Any) -> Spec:
     if "model" in overrides:
         model = overrides.pop("model")
     options.update(overrides)
-    return Spec(backend=parsed.backend, model=model, options=options)
+    raw = {k: v for k, v in parsed.raw.items() if k not in overrides}
+    return Spec(backend=parsed.backend, model=model, options=options, raw=raw)
 
 
 def validate_spec(spec: Spec) -> tuple[BackendInfo, str | None, dict[str, Any]]:
@@ -47,7 +48,10 @@ def validate_spec(spec: Spec) -> tuple[BackendInfo, str | None, dict[str, Any]]:
             f"unknown option(s) {', '.join(map(repr, unknown))} for backend {info.name!r}. "
             f"Valid options: {', '.join(sorted(known))}"
         )
-    options = {name: known[name].coerce(value, info.name) for name, value in spec.options.items()}
+    options = {
+        name: known[name].coerce(value, info.name, raw=spec.raw.get(name))
+        for name, value in spec.options.items()
+    }
     model = spec.model if spec.model is not None else default_model
     return info, model, options
 
@@ -131,9 +135,9 @@ def build_fallbacks(value: Any) -> list[Reranker]:
 def _init_chain(spec: str, overrides: dict[str, Any]) -> Reranker:
     """``"a | b | c"``: build ``a`` with ``b`` and ``c`` as fallbacks.
 
-    Controls written in any segment apply to the whole chain (a control given twice with
-    different values is an error); backend options and ``overrides`` stay with their segment
-    (``overrides`` go to the first).
+    Controls and ``top_n`` written in any segment apply to the whole chain (one given twice
+    with different values is an error); backend options and ``overrides`` stay with their
+    segment (``overrides`` go to the first).
     """
     segments = [part.strip() for part in spec.split("|")]
     if any(not part for part in segments):
@@ -145,7 +149,7 @@ def _init_chain(spec: str, overrides: dict[str, Any]) -> Reranker:
         info, model, options = validate_spec(
             to_spec(segment, **overrides) if position == 0 else to_spec(segment)
         )
-        for name in [k for k in options if k in CONTROL_OPTION_NAMES]:
+        for name in [k for k in options if k in CONTROL_OPTION_NAMES or k == "top_n"]:
             value = options.pop(name)
             if name == "fallbacks":
                 fallbacks.append(value)

@@ -46,8 +46,24 @@ class Option:
     secret: bool = False
     choices: tuple[Any, ...] | None = None
 
-    def coerce(self, value: Any, backend: str) -> Any:
-        """Check and convert a value (already typed by the config parser) to this option's type."""
+    def coerce(self, value: Any, backend: str, raw: str | None = None) -> Any:
+        """Check and convert a value (already typed by the config parser) to this option's type.
+
+        ``raw`` is the text written in a config string: a ``str`` or ``list`` option takes it
+        as written (a key ``007123`` or ``1e3``, a word ``Yes``), except ``none``/``null``,
+        which means ``None`` for an option with a fixed set of choices that does not include
+        ``"none"`` (``stopwords=none``, ``dtype=none``).
+
+        Example:
+            >>> Option("api_key", "str").coerce(7123, "cohere", raw="007123")
+            '007123'
+        """
+        if raw is not None and self.type in ("str", "list"):
+            nothing = raw.strip().lower() in ("none", "null")
+            if nothing and self.choices is not None and "none" not in self.choices:
+                value = None
+            else:
+                value = raw
         if value is None:
             if self.nullable:
                 return None

@@ -8,7 +8,7 @@ import contextlib
 import itertools
 import os
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -250,21 +250,40 @@ class APIReranker(Reranker):
         return out
 
     # ----------------------------------------------------------------- scoring
-    @contextlib.contextmanager
-    def _typed_errors(self, attempt: int) -> Iterator[None]:
-        """Turn what an SDK or transport raises into our typed error, counting attempts."""
+    def _clean_error(self, exc: Exception, attempt: int) -> Exception:
+        """The typed error to raise for what one attempt raised, counting attempts.
+
+        Nothing chained: an SDK's exception (and a JSON decoder's) holds the response body,
+        which may echo the key, so a typed error never keeps it as cause or context; the key
+        is redacted from the message too. Anything that is not an API error is left as is.
+        """
+        typed = self._typed(exc)
+        if not isinstance(typed, RerankAPIError):
+            return exc
+        typed.attempts = attempt
+        typed.__cause__ = typed.__context__ = None
+        typed.__suppress_context__ = True
+        secret = self._secret()
+        if secret and secret in typed.message:
+            typed.message = typed.message.replace(secret, "***")
+            typed.args = (typed.message,)
+        return typed
+
+    def _attempt(self, attempt: int, send: Callable[[], list[tuple[Any, float]]],
+                 n: int, expect: int) -> list[tuple[int, float]]:
         try:
-            yield
-        except RerankAPIError as exc:
-            exc.attempts = attempt
-            raise
+            return check_pairs(self.backend, n, send(), expect)
         except Exception as exc:
-            typed = self._typed(exc)
-            if typed is exc:
-                raise
-            if isinstance(typed, RerankAPIError):
-                typed.attempts = attempt
-            raise typed from exc
+            error = self._clean_error(exc, attempt)
+        raise error  # outside the except clause: no implicit context either
+
+    async def _aattempt(self, attempt: int, send: Callable[[], Awaitable[list[tuple[Any, float]]]],
+                        n: int, expect: int) -> list[tuple[int, float]]:
+        try:
+            return check_pairs(self.backend, n, await send(), expect)
+        except Exception as exc:
+            error = self._clean_error(exc, attempt)
+        raise error
 
     def _plan(self, batch: list[str], top_n: int | None) -> tuple[int | None, int]:
         """(top_n to ask the provider for, number of results to expect)."""
@@ -280,9 +299,8 @@ class APIReranker(Reranker):
         attempts = itertools.count(1)
 
         def attempt() -> list[tuple[int, float]]:
-            with self._typed_errors(next(attempts)):
-                pairs = self._request(client, query, batch, ask)
-                return check_pairs(self.backend, len(batch), pairs, expect)
+            return self._attempt(next(attempts), lambda: self._request(client, query, batch, ask),
+                                 len(batch), expect)
 
         return self.retry.call(attempt)
 
@@ -293,9 +311,9 @@ class APIReranker(Reranker):
         attempts = itertools.count(1)
 
         async def attempt() -> list[tuple[int, float]]:
-            with self._typed_errors(next(attempts)):
-                pairs = await self._arequest(client, query, batch, ask)
-                return check_pairs(self.backend, len(batch), pairs, expect)
+            return await self._aattempt(
+                next(attempts), lambda: self._arequest(client, query, batch, ask), len(batch), expect
+            )
 
         return await self.retry.acall(attempt)
 
