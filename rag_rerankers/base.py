@@ -322,10 +322,18 @@ class Reranker(ABC):
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError(f"concurrency must be an integer >= 1, got {concurrency!r}")
         semaphore = asyncio.Semaphore(concurrency)
+        failed = False
 
         async def one(q: str, d: Sequence[str]) -> list[RankedItem]:
+            nonlocal failed
             async with semaphore:
-                return await self.arank(q, d, top_n)
+                if failed:  # set before the failed query released its slot: start nothing new
+                    raise asyncio.CancelledError
+                try:
+                    return await self.arank(q, d, top_n)
+                except Exception:
+                    failed = not return_exceptions
+                    raise
 
         tasks = [asyncio.ensure_future(one(q, d)) for q, d in zip(queries, documents, strict=True)]
         try:

@@ -98,7 +98,8 @@ def parse_spec(spec: str) -> Spec:
 
     The model is everything between the first ``:`` and the ``?``, so hub names
     (``BAAI/bge-reranker-v2-m3``) and folders (``/models/my-ce``) work as they are.
-    Values are percent-decoded, so ``&`` or ``=`` inside a value can be written ``%26``/``%3D``.
+    Values are percent-decoded, so ``&`` or ``=`` inside a value can be written ``%26``/``%3D``;
+    a ``+`` stays a ``+`` (keys hold it), not a space.
     """
     if not isinstance(spec, str):
         raise ConfigError(f"a config string must be a str, got {type(spec).__name__}")
@@ -134,7 +135,9 @@ def parse_spec(spec: str) -> Spec:
         if not query.strip():
             raise ConfigError(f"malformed config string {shown!r}: nothing after '?'")
         try:
-            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+            # "+" is a character here (keys hold it), not a form-encoded space.
+            pairs = parse_qsl(query.replace("+", "%2B"), keep_blank_values=True,
+                              strict_parsing=True)
         except ValueError:
             raise ConfigError(
                 f"malformed options in {shown!r}: write key=value pairs joined by '&'"

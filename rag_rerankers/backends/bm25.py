@@ -21,8 +21,7 @@ from rag_rerankers.registry import BackendInfo
 from rag_rerankers.types import ScoreType
 
 # Stopword lists bm25s knows (checked here so a typo is a ConfigError when the reranker is
-# built, not a ValueError from bm25s at the first query). "no" parses as False in config
-# strings: write "norwegian".
+# built, not a ValueError from bm25s at the first query).
 STOPWORDS: tuple[str, ...] = (
     "en", "english", "en_plus", "english_plus", "de", "german", "nl", "dutch", "fr", "french",
     "es", "spanish", "pt", "portuguese", "it", "italian", "ru", "russian", "sv", "swedish",

@@ -21,6 +21,7 @@ import functools
 from typing import Any
 
 from rag_rerankers.backends._api.base import API_REQUIRES, APIReranker
+from rag_rerankers.backends._api.deadline import deadline_transport
 from rag_rerankers.backends._api.errors import error_for_status, request_id_from
 from rag_rerankers.backends._api.http import (
     fixed_timeout_clients,
@@ -71,11 +72,13 @@ class CohereReranker(APIReranker):
             check_raw_results, self.backend, results="results", index="index",
             score="relevance_score",
         ))
+        # Sync sockets read through the deadline backend; async attempts run under wait_for.
+        transport = {} if asynchronous else {"transport": deadline_transport()}
         return sdk(
             api_key=self._key(),
             base_url=self.base_url or self.default_base_url,
             httpx_client=http(timeout=httpx_timeout(self.timeout, self.connect_timeout),
-                              event_hooks={"response": [hooks[asynchronous]]}),
+                              event_hooks={"response": [hooks[asynchronous]]}, **transport),
         )
 
     def _make_client(self) -> Any:

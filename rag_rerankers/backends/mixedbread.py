@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from rag_rerankers.backends._api.base import API_REQUIRES, APIReranker
+from rag_rerankers.backends._api.deadline import deadline_transport
 from rag_rerankers.backends._api.errors import error_for_status, request_id_from
 from rag_rerankers.backends._api.http import httpx_timeout
 from rag_rerankers.backends._api.responses import check_raw_results, extract_pairs
@@ -41,13 +42,17 @@ class MixedbreadReranker(APIReranker):
     default_max_documents = 1000
 
     def _sdk_client(self, asynchronous: bool) -> Any:
+        import httpx
         import mixedbread
 
+        timeout = httpx_timeout(self.timeout, self.connect_timeout)
         kwargs: dict[str, Any] = {
             "api_key": self._key(),
             "max_retries": 0,  # retries happen once, in RetryPolicy
-            "timeout": httpx_timeout(self.timeout, self.connect_timeout),
+            "timeout": timeout,
         }
+        if not asynchronous:  # sync sockets read through the deadline backend
+            kwargs["http_client"] = httpx.Client(timeout=timeout, transport=deadline_transport())
         if self.base_url:
             kwargs["base_url"] = self.base_url
         sdk = mixedbread.AsyncMixedbread if asynchronous else mixedbread.Mixedbread

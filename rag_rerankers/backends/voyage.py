@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from rag_rerankers.backends._api.base import API_REQUIRES, APIReranker
+from rag_rerankers.backends._api.deadline import run_bounded
 from rag_rerankers.backends._api.errors import error_for_status
 from rag_rerankers.backends._api.responses import extract_pairs
 from rag_rerankers.errors import (
@@ -75,8 +76,9 @@ class VoyageReranker(APIReranker):
         self, client: Any, query: str, documents: list[str], top_n: int | None
     ) -> list[tuple[int, float]]:
         try:
-            result = client.rerank(query, documents, model=self.model, top_k=top_n,
-                                   truncation=self.truncation)
+            # requests' read timeout restarts with every byte: bound the call in a worker.
+            result = run_bounded(lambda: client.rerank(
+                query, documents, model=self.model, top_k=top_n, truncation=self.truncation))
         except (IndexError, TypeError) as exc:
             raise self._bad_index(exc) from exc
         return self._pairs_of(result)

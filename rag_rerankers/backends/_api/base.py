@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rag_rerankers.backends._api.deadline import DeadlineExceeded, bounded, scope
 from rag_rerankers.backends._api.keys import PLACEHOLDER_KEY, resolve_api_key
 from rag_rerankers.backends._api.responses import check_pairs
 from rag_rerankers.backends._api.retry import RetryPolicy
 from rag_rerankers.base import Reranker
-from rag_rerankers.errors import ConfigError, RerankAPIError
+from rag_rerankers.errors import APITimeoutError, ConfigError, RerankAPIError
 from rag_rerankers.options import Option
 from rag_rerankers.text import estimate_tokens
 from rag_rerankers.types import ScoreType
@@ -56,7 +57,9 @@ class APIReranker(Reranker):
         Option("api_key", "str", None, "API key (held as a SecretStr; never logged).",
                secret=True),
         Option("base_url", "str", None, "Server URL (self-hosted or compatible servers)."),
-        Option("timeout", "float", 30.0, "Read timeout per request, seconds.", nullable=False),
+        Option("timeout", "float", 30.0,
+               "Per attempt: the longest wait for a complete answer once connected, seconds "
+               "(a total, however slowly the server sends).", nullable=False),
         Option("connect_timeout", "float", 5.0, "Connect timeout, seconds.", nullable=False),
         Option("max_retries", "int", 3,
                "Retries on 429/408/5xx/timeouts/connection errors (0 disables).", nullable=False),
@@ -67,6 +70,10 @@ class APIReranker(Reranker):
                nullable=False),
         Option("max_documents_per_request", "int", None,
                "Larger candidate lists are split into several requests and merged."),
+        Option("deadline", "float", None,
+               "Longest a whole call may take, all requests, retries and waits included, "
+               "seconds; none by default (each attempt is still bounded by connect_timeout + "
+               "timeout)."),
     )
 
     @classmethod
@@ -95,12 +102,17 @@ class APIReranker(Reranker):
         backoff: float = 0.5,
         max_backoff: float = 20.0,
         max_documents_per_request: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         super().__init__(model=model, top_n=top_n)
         for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout),
                             ("backoff", backoff), ("max_backoff", max_backoff)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
+        if deadline is not None and (
+            not isinstance(deadline, (int, float)) or isinstance(deadline, bool) or deadline <= 0
+        ):
+            raise ConfigError(f"deadline must be a number of seconds > 0 or None, got {deadline!r}")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigError(f"max_retries must be an integer >= 0, got {max_retries!r}")
         limit = self.default_max_documents if max_documents_per_request is None else max_documents_per_request
@@ -119,6 +131,7 @@ class APIReranker(Reranker):
         self.base_url = base_url.rstrip("/") if base_url else None
         self.timeout = float(timeout)
         self.connect_timeout = float(connect_timeout)
+        self.deadline = None if deadline is None else float(deadline)
         self.max_retries = max_retries
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
@@ -180,7 +193,15 @@ class APIReranker(Reranker):
     def _typed(self, exc: BaseException) -> BaseException:
         if isinstance(exc, RerankAPIError):
             return exc
+        if isinstance(exc, DeadlineExceeded):
+            return APITimeoutError(f"{exc} (connect_timeout + timeout, or deadline)",
+                                   provider=self.backend)
         return self._translate(exc) or exc
+
+    @property
+    def attempt_timeout(self) -> float:
+        """The most one attempt may take: connecting, sending and the complete answer."""
+        return self.connect_timeout + self.timeout
 
     def _sync_client(self) -> Any:
         if self._client is None:
@@ -299,8 +320,10 @@ class APIReranker(Reranker):
         attempts = itertools.count(1)
 
         def attempt() -> list[tuple[int, float]]:
-            return self._attempt(next(attempts), lambda: self._request(client, query, batch, ask),
-                                 len(batch), expect)
+            with scope(self.attempt_timeout):
+                return self._attempt(next(attempts),
+                                     lambda: self._request(client, query, batch, ask),
+                                     len(batch), expect)
 
         return self.retry.call(attempt)
 
@@ -312,7 +335,9 @@ class APIReranker(Reranker):
 
         async def attempt() -> list[tuple[int, float]]:
             return await self._aattempt(
-                next(attempts), lambda: self._arequest(client, query, batch, ask), len(batch), expect
+                next(attempts),
+                lambda: bounded(self._arequest(client, query, batch, ask), self.attempt_timeout),
+                len(batch), expect,
             )
 
         return await self.retry.acall(attempt)
@@ -320,11 +345,24 @@ class APIReranker(Reranker):
     def _pairs(self, query: str, docs: list[str], top_n: int | None) -> list[tuple[int, float]]:
         client = self._sync_client()
         out: list[tuple[int, float]] = []
-        for offset, batch in self.request_batches(query, docs):
-            out.extend((offset + i, s) for i, s in self._call(client, query, batch, top_n))
+        with scope(self.deadline):
+            for offset, batch in self.request_batches(query, docs):
+                out.extend((offset + i, s) for i, s in self._call(client, query, batch, top_n))
         return out
 
     async def _apairs(
+        self, query: str, docs: list[str], top_n: int | None
+    ) -> list[tuple[int, float]]:
+        if self.deadline is None:
+            return await self._apairs_unbounded(query, docs, top_n)
+        try:
+            return await bounded(self._apairs_unbounded(query, docs, top_n), self.deadline)
+        except DeadlineExceeded:
+            error = APITimeoutError(f"the call's deadline of {self.deadline:g} s passed",
+                                    provider=self.backend)
+        raise error
+
+    async def _apairs_unbounded(
         self, query: str, docs: list[str], top_n: int | None
     ) -> list[tuple[int, float]]:
         client = self._async_client()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rag_rerankers.backends._api.base import APIReranker
+from rag_rerankers.backends._api.deadline import deadline_transport
 from rag_rerankers.backends._api.errors import error_for_status, request_id_from
 from rag_rerankers.errors import (
     APIConnectionError,
@@ -127,7 +128,7 @@ class HTTPXReranker(APIReranker):
     def _make_client(self) -> Any:
         import httpx
 
-        return httpx.Client(**self._client_kwargs())
+        return httpx.Client(**self._client_kwargs(), transport=deadline_transport())
 
     def _make_async_client(self) -> Any:
         import httpx

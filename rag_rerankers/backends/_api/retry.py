@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from rag_rerankers.backends._api.deadline import remaining
 from rag_rerankers.errors import RerankAPIError
 
 T = TypeVar("T")
@@ -45,12 +46,20 @@ class RetryPolicy:
     def _kwargs(self) -> dict[str, Any]:
         from tenacity import retry_if_exception, stop_after_attempt
 
+        def deadline_passed(state: Any) -> bool:
+            left = remaining()
+            return left is not None and left <= 0
+
+        def wait(state: Any) -> float:
+            delay = self.wait(state.attempt_number,
+                              state.outcome.exception() if state.outcome else None)
+            left = remaining()  # never sleep past the call's deadline
+            return delay if left is None else max(0.0, min(delay, left))
+
         return {
-            "stop": stop_after_attempt(self.max_retries + 1),
+            "stop": stop_after_attempt(self.max_retries + 1) | deadline_passed,
             "retry": retry_if_exception(self.should_retry),
-            "wait": lambda state: self.wait(
-                state.attempt_number, state.outcome.exception() if state.outcome else None
-            ),
+            "wait": wait,
             "reraise": True,
         }
 
