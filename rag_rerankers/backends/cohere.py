@@ -25,6 +25,7 @@ from rag_rerankers.backends._api.deadline import deadline_transport
 from rag_rerankers.backends._api.errors import error_for_status, request_id_from
 from rag_rerankers.backends._api.http import (
     fixed_timeout_clients,
+    httpx_limits,
     httpx_timeout,
     raw_body_hooks,
     translate_httpx,
@@ -73,12 +74,13 @@ class CohereReranker(APIReranker):
             score="relevance_score",
         ))
         # Sync sockets read through the deadline backend; async attempts run under wait_for.
-        transport = {} if asynchronous else {"transport": deadline_transport()}
+        limits = httpx_limits(self.max_connections)
+        pool = {"limits": limits} if asynchronous else {"transport": deadline_transport(limits=limits)}
         return sdk(
             api_key=self._key(),
             base_url=self.base_url or self.default_base_url,
             httpx_client=http(timeout=httpx_timeout(self.timeout, self.connect_timeout),
-                              event_hooks={"response": [hooks[asynchronous]]}, **transport),
+                              event_hooks={"response": [hooks[asynchronous]]}, **pool),
         )
 
     def _make_client(self) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 from rag_rerankers.backends._api.base import API_REQUIRES, APIReranker
 from rag_rerankers.backends._api.deadline import deadline_transport
 from rag_rerankers.backends._api.errors import error_for_status, request_id_from
-from rag_rerankers.backends._api.http import httpx_timeout
+from rag_rerankers.backends._api.http import httpx_limits, httpx_timeout
 from rag_rerankers.backends._api.responses import check_raw_results, extract_pairs
 from rag_rerankers.errors import (
     APIConnectionError,
@@ -51,8 +51,12 @@ class MixedbreadReranker(APIReranker):
             "max_retries": 0,  # retries happen once, in RetryPolicy
             "timeout": timeout,
         }
-        if not asynchronous:  # sync sockets read through the deadline backend
-            kwargs["http_client"] = httpx.Client(timeout=timeout, transport=deadline_transport())
+        limits = httpx_limits(self.max_connections)
+        kwargs["http_client"] = (
+            httpx.AsyncClient(timeout=timeout, limits=limits) if asynchronous
+            # sync sockets read through the deadline backend
+            else httpx.Client(timeout=timeout, transport=deadline_transport(limits=limits))
+        )
         if self.base_url:
             kwargs["base_url"] = self.base_url
         sdk = mixedbread.AsyncMixedbread if asynchronous else mixedbread.Mixedbread

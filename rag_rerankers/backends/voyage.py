@@ -70,7 +70,8 @@ class VoyageReranker(APIReranker):
         import voyageai
 
         # One pooled aiohttp session per event loop; the SDK otherwise opens one per request.
-        return voyageai.AsyncClient(**self._client_kwargs()), aiohttp.ClientSession()
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.max_connections))
+        return voyageai.AsyncClient(**self._client_kwargs()), session
 
     def _request(
         self, client: Any, query: str, documents: list[str], top_n: int | None

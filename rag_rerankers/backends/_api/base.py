@@ -70,6 +70,9 @@ class APIReranker(Reranker):
                nullable=False),
         Option("max_documents_per_request", "int", None,
                "Larger candidate lists are split into several requests and merged."),
+        Option("max_connections", "int", 100,
+               "Most open connections per client: the pool that concurrent calls share "
+               "(raise it to run more than 100 requests at once).", nullable=False),
         Option("deadline", "float", None,
                "Longest a whole call may take, all requests, retries and waits included, "
                "seconds; none by default (each attempt is still bounded by connect_timeout + "
@@ -102,6 +105,7 @@ class APIReranker(Reranker):
         backoff: float = 0.5,
         max_backoff: float = 20.0,
         max_documents_per_request: int | None = None,
+        max_connections: int = 100,
         deadline: float | None = None,
     ) -> None:
         super().__init__(model=model, top_n=top_n)
@@ -109,6 +113,8 @@ class APIReranker(Reranker):
                             ("backoff", backoff), ("max_backoff", max_backoff)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ConfigError(f"max_connections must be an integer >= 1, got {max_connections!r}")
         if deadline is not None and (
             not isinstance(deadline, (int, float)) or isinstance(deadline, bool) or deadline <= 0
         ):
@@ -132,6 +138,7 @@ class APIReranker(Reranker):
         self.timeout = float(timeout)
         self.connect_timeout = float(connect_timeout)
         self.deadline = None if deadline is None else float(deadline)
+        self.max_connections = max_connections
         self.max_retries = max_retries
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)

@@ -26,6 +26,14 @@ def httpx_timeout(read: float, connect: float) -> Any:
     return httpx.Timeout(read, connect=connect)
 
 
+def httpx_limits(max_connections: int) -> Any:
+    """A pool of ``max_connections``, all kept alive (concurrent calls reuse them)."""
+    import httpx
+
+    return httpx.Limits(max_connections=max_connections,
+                        max_keepalive_connections=max_connections)
+
+
 @functools.lru_cache(maxsize=1)
 def fixed_timeout_clients() -> tuple[type, type]:
     """``httpx`` clients that ignore a per-request ``timeout=`` argument.
@@ -128,12 +136,13 @@ class HTTPXReranker(APIReranker):
     def _make_client(self) -> Any:
         import httpx
 
-        return httpx.Client(**self._client_kwargs(), transport=deadline_transport())
+        return httpx.Client(**self._client_kwargs(),
+                            transport=deadline_transport(limits=httpx_limits(self.max_connections)))
 
     def _make_async_client(self) -> Any:
         import httpx
 
-        return httpx.AsyncClient(**self._client_kwargs())
+        return httpx.AsyncClient(**self._client_kwargs(), limits=httpx_limits(self.max_connections))
 
     def _payload(self, query: str, documents: list[str], top_n: int | None) -> dict[str, Any]:
         raise NotImplementedError
