@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.reliability_load import faults
+from rag_rerankers.testing.load import faults
 
 
 @pytest.fixture(scope="module")

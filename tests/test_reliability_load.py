@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from benchmarks.reliability_load import (
+from rag_rerankers import init_reranker
+from rag_rerankers.testing.load import (
     async_concurrent,
     memory_over_calls,
     threads_shared_model,
 )
-from rag_rerankers import init_reranker
 
 
 def test_eight_threads_share_one_local_model(minilm) -> None:
