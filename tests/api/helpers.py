@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag_rerankers import init_reranker
+from rag_rerankers import init_reranker, list_backends
 from rag_rerankers.base import Reranker
 from rag_rerankers.testing import FakeRerankServer, lexical_score
 
 KEY = "sk-test-0123456789abcdef"
-BACKENDS = ("cohere", "voyage", "jina", "mixedbread", "tei")
+# Every API backend the registry has (the five shipped ones: cohere, voyage, jina, mixedbread, tei).
+BACKENDS = tuple(b["name"] for b in list_backends() if b["kind"] == "api")
 
 QUERY = "how do bicycle gears work"
 DOCS = [

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from rag_rerankers import init_reranker
+from rag_rerankers import init_reranker, list_backends
 from rag_rerankers.errors import ConfigError, InvalidInputError, ModelNotFoundError
 
 from fakes import FixedReranker
@@ -323,7 +323,7 @@ def test_config_strings_that_are_fine_despite_looking_odd() -> None:
 
 
 # --------------------------------------------------------------------------- API backends
-API = ("cohere", "voyage", "jina", "mixedbread", "tei")
+API = tuple(b["name"] for b in list_backends() if b["kind"] == "api")
 API_KEY = "sk-reliability-0000"
 
 

@@ -17,14 +17,14 @@ import traceback
 
 import pytest
 
-from rag_rerankers import init_reranker
+from rag_rerankers import init_reranker, list_backends
 from rag_rerankers.base import describe
 from rag_rerankers.errors import ConfigError, RerankerError
 from rag_rerankers.testing import FakeRerankServer
 
 CANARY = "sk-CANARY-d3adb33f-4e1c"
 SERVER_KEY = "server-side-key"  # the fake server accepts only this one
-API = ("cohere", "voyage", "jina", "mixedbread", "tei")
+API = tuple(b["name"] for b in list_backends() if b["kind"] == "api")
 ENV = {"cohere": "COHERE_API_KEY", "voyage": "VOYAGE_API_KEY", "jina": "JINA_API_KEY",
        "mixedbread": "MXBAI_API_KEY"}
 
