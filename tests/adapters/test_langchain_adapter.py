@@ -124,7 +124,7 @@ def test_document_compressor_pipeline() -> None:
     )
     out = pipeline.compress_documents(DOCS, "punctured tube glue")
     assert len(out) == 2
-    assert "glue" in out[0].page_content or "punctured" in out[0].page_content
+    assert out[0].page_content == "A punctured bicycle tyre tube"
     assert all("relevance_score" in d.metadata for d in out)
 
 
