@@ -33,8 +33,6 @@ def _modules_after(statement: str) -> set[str]:
 def test_no_heavy_imports(statement: str) -> None:
     loaded = _modules_after(statement)
     heavy = sorted(m for m in HEAVY if m in loaded)
-    if "RerankCompressor(" in statement:
-        heavy = [m for m in heavy if m != "bm25s"]  # bm25 is only imported when scoring
     assert heavy == [], f"{statement!r} imported {heavy}"
 
 
