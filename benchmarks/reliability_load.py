@@ -2,9 +2,9 @@
 concurrent async reranks and injected provider faults.
 
 Each scenario is a function of ``rag_rerankers.testing.load`` that returns a dict of figures;
-``tests/test_reliability_load.py`` and ``tests/test_reliability_faults.py``
-run the same functions at CI size and assert on them, and this script runs them at full size and
-prints the figures:
+``tests/reliability/test_reliability_load.py`` and ``test_reliability_faults.py`` run the same
+functions at CI size and assert on them, and this script runs them at full size and prints the
+figures:
 
 - ``threads``: 8 threads share one local model (one ``Reranker``, one loaded model) in a
   sustained run; every result must equal the serial run's, no exception.

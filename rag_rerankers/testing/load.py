@@ -1,9 +1,9 @@
 """Reliability scenarios under load and faults, shared by the tests and the benchmark.
 
 Each scenario is a function that returns a dict of figures. The tests
-(``tests/test_reliability_load.py`` and ``tests/test_reliability_faults.py``) run them at CI
-size and assert on the figures; ``benchmarks/reliability_load.py`` runs them at full size
-and prints them:
+(``tests/reliability/test_reliability_load.py`` and ``test_reliability_faults.py``) run them
+at CI size and assert on the figures; ``benchmarks/reliability_load.py`` runs them at full
+size and prints them:
 
 - ``threads_shared_model``: threads share one local model (one ``Reranker``, one loaded
   model) in a sustained run; every result must equal the serial run's, no exception.
