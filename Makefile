@@ -21,8 +21,8 @@ setup: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/rag-rerankers demo
 
-# The suite also builds the docs with --strict (tests/test_docs_site.py) and runs every
-# notebook (tests/test_notebooks.py): `make test` is the single CI entry point.
+# The suite also builds the docs with --strict (tests/docs/test_docs_site.py) and runs every
+# notebook (tests/docs/test_notebooks.py): `make test` is the single CI entry point.
 test: setup
 	$(PY) -m pytest -q
 

@@ -89,7 +89,7 @@ def build_model(name: str, folder: Path) -> Path:
         XLMRobertaForSequenceClassification,
     )
 
-    from tests.local_support import copy_bert_tokenizer
+    from tests.local.helpers import copy_bert_tokenizer
 
     spec = ARCHS[name]
     folder.mkdir(parents=True, exist_ok=True)
