@@ -1,8 +1,9 @@
 """What the local (in-process model) backends share.
 
 - :class:`LocalReranker`: their base class, declaring the options they all take once
-  (``device``, ``batch_size``, ``offline``); :data:`BATCH_TOKENS` and :func:`max_length_option`
-  for the options several of them take.
+  (``device``, ``batch_size``, ``offline``); :class:`TokenBudgetReranker` adds the padded-token
+  cap per forward pass (``batch_tokens``) of the pair scorers; :func:`max_length_option` for
+  the option whose default differs per backend.
 
 - :func:`length_sorted_batches`: dynamic batching. Sorting pairs by token length puts
   similar lengths together, so each batch is padded only to its own longest member; a padded
@@ -20,6 +21,7 @@ from typing import Any
 
 from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
+from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
 from rag_rerankers.options import Option
 
 logger = logging.getLogger("rag_rerankers")
@@ -206,3 +208,55 @@ class LocalReranker(Reranker):
         self.device = device
         self.batch_size = check_batch_size(batch_size)
         self.offline = offline
+
+
+class TokenBudgetReranker(LocalReranker):
+    """A local backend that batches (query, document) pairs under a padded-token cap.
+
+    Declares ``batch_tokens`` once; a subclass calls :meth:`set_token_budget` with its model's
+    device once the model is loaded and batches with ``self.token_budget``.
+    """
+
+    options = (BATCH_TOKENS,)
+
+    def __init__(self, model: str | None = None, *, batch_tokens: int | None = None,
+                 **common: Any) -> None:
+        super().__init__(model, **common)
+        self.batch_tokens = check_batch_tokens(batch_tokens)
+        self.token_budget: int | None = None
+
+    def set_token_budget(self, device_type: str) -> None:
+        """The cap for this device: the user's, else 1,024 on a CPU (see :func:`batch_token_budget`)."""
+        self.token_budget = batch_token_budget(self.batch_tokens, device_type)
+
+
+def load_sentence_transformers(
+    class_name: str,
+    name: str,
+    *,
+    device: str | None = None,
+    offline: bool = False,
+    errors: tuple[type[BaseException], ...] = (OSError, ValueError),
+) -> LoadedModel[Any]:
+    """Load (once per process) a sentence-transformers model class (``SentenceTransformer``,
+    ``MultiVectorEncoder``) from a folder, packaged model or hub name.
+
+    ``errors`` are the loading failures reported as
+    :class:`~rag_rerankers.ModelNotFoundError` (naming where the model was looked for).
+    """
+    source = resolve_model(name)
+
+    def loader() -> Any:
+        import sentence_transformers
+
+        cls = getattr(sentence_transformers, class_name)
+        try:
+            return cls(source.location, device=device, local_files_only=offline or source.local)
+        except errors as exc:
+            raise load_error(source, offline, exc) from exc
+        except RuntimeError as exc:  # torch: "Expected one of cpu, cuda, ... device type"
+            if device is not None and "device" in str(exc):
+                raise ConfigError(f"invalid device {device!r}: {exc}") from exc
+            raise
+
+    return MODEL_CACHE.get((class_name, source.location, device), loader)

@@ -21,9 +21,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rag_rerankers.backends._local import LocalReranker, TruncationWarner, max_length_option
+from rag_rerankers.backends._local import (
+    LocalReranker,
+    TruncationWarner,
+    load_sentence_transformers,
+    max_length_option,
+)
 from rag_rerankers.errors import ConfigError
-from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
+from rag_rerankers.models import LoadedModel
 from rag_rerankers.registry import Alias, BackendInfo
 from rag_rerankers.types import ScoreType
 
@@ -32,19 +37,8 @@ def load_colbert(
     name: str, *, device: str | None = None, offline: bool = False
 ) -> LoadedModel[Any]:
     """Load (once per process) a ``MultiVectorEncoder`` from a ColBERT folder or hub name."""
-    source = resolve_model(name)
-
-    def loader() -> Any:
-        from sentence_transformers import MultiVectorEncoder
-
-        try:
-            return MultiVectorEncoder(
-                source.location, device=device, local_files_only=offline or source.local
-            )
-        except (OSError, ValueError, KeyError) as exc:
-            raise load_error(source, offline, exc) from exc
-
-    return MODEL_CACHE.get(("colbert", source.location, device), loader)
+    return load_sentence_transformers("MultiVectorEncoder", name, device=device, offline=offline,
+                                      errors=(OSError, ValueError, KeyError))
 
 
 def _transformer(encoder: Any) -> Any:

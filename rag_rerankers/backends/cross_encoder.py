@@ -39,12 +39,9 @@ from typing import Any
 
 from rag_rerankers.backends._local import (
     AMP_DTYPES,
-    BATCH_TOKENS,
     DTYPES,
-    LocalReranker,
+    TokenBudgetReranker,
     TruncationWarner,
-    batch_token_budget,
-    check_batch_tokens,
     length_sorted_batches,
     max_length_option,
     torch_dtype,
@@ -311,7 +308,7 @@ def head_scores(logits: Any, num_labels: int) -> list[float]:
     return [float(x) for x in logits[:, 1] - logits[:, 0]]
 
 
-class CrossEncoderReranker(LocalReranker):
+class CrossEncoderReranker(TokenBudgetReranker):
     """Score each (query, document) pair jointly with a cross-encoder.
 
     Options: ``max_length`` (tokens of query + document; default: the model's), ``batch_size``,
@@ -325,7 +322,6 @@ class CrossEncoderReranker(LocalReranker):
     default_model = "cross-encoder/ms-marco-MiniLM-L-6-v2"
     score_type = ScoreType.LOGIT
     options = (
-        BATCH_TOKENS,
         max_length_option(None, "Max tokens per scored input (longer ones are truncated, with a "
                           "warning); default: the model's."),
         Option("dtype", "str", None, "Weights dtype (default: the model's).", choices=DTYPES),
@@ -343,7 +339,6 @@ class CrossEncoderReranker(LocalReranker):
         self,
         model: str | None = None,
         *,
-        batch_tokens: int | None = None,
         max_length: int | None = None,
         dtype: str | None = None,
         engine: str = "torch",
@@ -361,7 +356,6 @@ class CrossEncoderReranker(LocalReranker):
             )
         if max_length is not None and max_length < 8:
             raise ConfigError(f"max_length must be >= 8 tokens, got {max_length!r}")
-        self.batch_tokens = check_batch_tokens(batch_tokens)
         self.dtype = dtype
         self.engine = engine
         self.quantize = quantize
@@ -372,7 +366,7 @@ class CrossEncoderReranker(LocalReranker):
         )
         runtime = self._loaded.model
         self.max_length = max_length or runtime.max_length
-        self._budget = batch_token_budget(self.batch_tokens, runtime.device_type)
+        self.set_token_budget(runtime.device_type)
         self._truncation = TruncationWarner(self.name, self.max_length)
 
     def token_window(self) -> Any:
@@ -402,7 +396,7 @@ class CrossEncoderReranker(LocalReranker):
             )
             self._truncation.report(cut, len(documents))
             lengths = [len(ids) for ids in columns["input_ids"]]
-            for batch in length_sorted_batches(lengths, self.batch_size, self._budget):
+            for batch in length_sorted_batches(lengths, self.batch_size, self.token_budget):
                 features = pad_batch(columns, batch, runtime.pad_token_id)
                 logits = runtime.run(features, amp=self.amp) if self.amp else runtime.run(features)
                 for i, s in zip(batch, head_scores(logits, runtime.num_labels), strict=True):

@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rag_rerankers.backends._local import LocalReranker
-from rag_rerankers.errors import ConfigError
-from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
+from rag_rerankers.backends._local import LocalReranker, load_sentence_transformers
+from rag_rerankers.models import LoadedModel
 from rag_rerankers.options import Option
 from rag_rerankers.registry import Alias, BackendInfo
 from rag_rerankers.types import ScoreType, TokenWindow
@@ -29,23 +28,7 @@ def load_sentence_transformer(
     name: str, *, device: str | None = None, offline: bool = False
 ) -> LoadedModel[Any]:
     """Load (once per process) a ``SentenceTransformer`` from a folder, packaged model or hub name."""
-    source = resolve_model(name)
-
-    def loader() -> Any:
-        from sentence_transformers import SentenceTransformer
-
-        try:
-            return SentenceTransformer(
-                source.location, device=device, local_files_only=offline or source.local
-            )
-        except (OSError, ValueError) as exc:
-            raise load_error(source, offline, exc) from exc
-        except RuntimeError as exc:  # torch: "Expected one of cpu, cuda, ... device type"
-            if device is not None and "device" in str(exc):
-                raise ConfigError(f"invalid device {device!r}: {exc}") from exc
-            raise
-
-    return MODEL_CACHE.get(("sentence-transformer", source.location, device), loader)
+    return load_sentence_transformers("SentenceTransformer", name, device=device, offline=offline)
 
 
 class EmbeddingReranker(LocalReranker):

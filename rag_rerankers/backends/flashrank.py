@@ -28,11 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from rag_rerankers.backends._local import (
-    BATCH_TOKENS,
-    LocalReranker,
+    TokenBudgetReranker,
     TruncationWarner,
-    batch_token_budget,
-    check_batch_tokens,
     length_sorted_batches,
     max_length_option,
 )
@@ -133,7 +130,7 @@ def load_flashrank(
     return MODEL_CACHE.get(("flashrank", str(folder), max_length), loader)
 
 
-class FlashRankReranker(LocalReranker):
+class FlashRankReranker(TokenBudgetReranker):
     """FlashRank ONNX cross-encoders. Options: ``max_length``, ``cache_dir`` (FlashRank's
     model folder), ``batch_size``, ``batch_tokens`` (padded tokens per forward pass; default
     1,024; ``0``: no cap), ``offline``."""
@@ -142,7 +139,6 @@ class FlashRankReranker(LocalReranker):
     default_model = "ms-marco-TinyBERT-L-2-v2"
     score_type = ScoreType.PROBABILITY
     options = (
-        BATCH_TOKENS,
         max_length_option(512, "Max tokens of query + document (longer ones are truncated, "
                           "with a warning).", nullable=False),
         Option("cache_dir", "str", None,
@@ -153,7 +149,6 @@ class FlashRankReranker(LocalReranker):
         self,
         model: str | None = None,
         *,
-        batch_tokens: int | None = None,
         max_length: int = 512,
         cache_dir: str | None = None,
         **common: Any,
@@ -162,8 +157,7 @@ class FlashRankReranker(LocalReranker):
         if self.device not in (None, "cpu"):
             raise ConfigError("flashrank runs on the CPU (ONNX Runtime): drop device or use cpu")
         self.cache_dir = cache_dir
-        self.batch_tokens = check_batch_tokens(batch_tokens)
-        self._budget = batch_token_budget(self.batch_tokens, "cpu")
+        self.set_token_budget("cpu")
         self._loaded = load_flashrank(
             self.model, cache_dir=cache_dir, max_length=max_length, offline=self.offline
         )
@@ -185,7 +179,7 @@ class FlashRankReranker(LocalReranker):
                 for i, e in zip(long, rt.cut_tokenizer.encode_batch([pairs[i] for i in long]), strict=True):
                     encodings[i] = e
             lengths = [len(e.ids) for e in encodings]
-            for batch in length_sorted_batches(lengths, self.batch_size, self._budget):
+            for batch in length_sorted_batches(lengths, self.batch_size, self.token_budget):
                 width = max(lengths[i] for i in batch)
                 ids = np.full((len(batch), width), rt.pad_token_id, dtype=np.int64)
                 types = np.zeros((len(batch), width), dtype=np.int64)

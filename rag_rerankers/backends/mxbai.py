@@ -26,12 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag_rerankers.backends._local import (
-    BATCH_TOKENS,
     DTYPES,
-    LocalReranker,
+    TokenBudgetReranker,
     TruncationWarner,
-    batch_token_budget,
-    check_batch_tokens,
     length_sorted_batches,
     max_length_option,
     torch_dtype,
@@ -142,7 +139,7 @@ def _best_device() -> Any:
     return torch.device("cpu")
 
 
-class MxbaiReranker(LocalReranker):
+class MxbaiReranker(TokenBudgetReranker):
     """mxbai-rerank-v2. Options: ``max_length`` (default 8192, capped by the model),
     ``batch_size``, ``batch_tokens`` (padded tokens per forward pass; default 1,024 on a CPU,
     no cap on a GPU; ``0``: no cap), ``device``, ``dtype``, ``offline``, ``instruction``."""
@@ -151,7 +148,6 @@ class MxbaiReranker(LocalReranker):
     default_model = "mixedbread-ai/mxbai-rerank-base-v2"
     score_type = ScoreType.LOGIT
     options = (
-        BATCH_TOKENS,
         max_length_option(8192, "Max tokens of query + document (capped by the model; longer "
                           "ones are truncated, with a warning).", nullable=False),
         Option("dtype", "str", None, "Weights dtype (default: the checkpoint's).", choices=DTYPES),
@@ -162,7 +158,6 @@ class MxbaiReranker(LocalReranker):
         self,
         model: str | None = None,
         *,
-        batch_tokens: int | None = None,
         max_length: int = 8192,
         dtype: str | None = None,
         instruction: str | None = None,
@@ -171,14 +166,13 @@ class MxbaiReranker(LocalReranker):
         super().__init__(model, **common)
         if max_length is None or max_length < 16:
             raise ConfigError(f"max_length must be >= 16 tokens, got {max_length!r}")
-        self.batch_tokens = check_batch_tokens(batch_tokens)
         self.dtype = dtype
         self.instruction = instruction
         self._loaded = load_mxbai(self.model, device=self.device, offline=self.offline, dtype=dtype)
         rt = self._loaded.model
         # Upstream: the prompt template must fit beside max_length in the model's window.
         self.max_length = min(max_length, rt.model_max_length - rt.predefined_length)
-        self._budget = batch_token_budget(self.batch_tokens, rt.model.device.type)
+        self.set_token_budget(rt.model.device.type)
         self._truncation = TruncationWarner(self.name, self.max_length)
 
     def build_inputs(self, query: str, documents: Sequence[str]) -> tuple[list[list[int]], int]:
@@ -213,7 +207,7 @@ class MxbaiReranker(LocalReranker):
             lengths = [len(x) for x in inputs]
             device = rt.model.device
             with torch.inference_mode():
-                for batch in length_sorted_batches(lengths, self.batch_size, self._budget):
+                for batch in length_sorted_batches(lengths, self.batch_size, self.token_budget):
                     width = max(lengths[i] for i in batch)
                     ids = torch.full((len(batch), width), rt.pad_token_id, dtype=torch.long)
                     mask = torch.zeros((len(batch), width), dtype=torch.long)

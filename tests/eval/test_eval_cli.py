@@ -54,6 +54,13 @@ def test_bad_dataset_is_a_clean_error(capsys) -> None:
     assert "unknown dataset" in capsys.readouterr().err
 
 
+def _modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code`` (which prints them)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    return set(json.loads(out.strip().splitlines()[-1]))
+
+
 def test_subcommands_listed_and_help_stays_light() -> None:
     code = (
         "import sys, json\n"
@@ -61,9 +68,7 @@ def test_subcommands_listed_and_help_stays_light() -> None:
         "p = build_parser()\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    loaded = set(json.loads(out.strip().splitlines()[-1]))
+    loaded = _modules_after(code)
     assert "rag_rerankers.evaluation.cli" in loaded
     heavy = {"ir_measures", "matplotlib", "scipy", "rich", "tqdm", "torch", "langchain_core",
              "llama_index"}
@@ -78,7 +83,4 @@ def test_evaluation_package_is_core_without_frameworks() -> None:
         "compare(['bm25'], sample_dataset(depth=3).limit(2), progress=False)\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    loaded = set(json.loads(out.strip().splitlines()[-1]))
-    assert not {"langchain_core", "langchain_classic", "llama_index"} & loaded
+    assert not {"langchain_core", "langchain_classic", "llama_index"} & _modules_after(code)

@@ -96,10 +96,10 @@ def test_batch_tokens_default_is_a_cpu_budget() -> None:
     from rag_rerankers.backends._local import CPU_BATCH_TOKENS
 
     folder = tiny_model("bert")
-    assert init_reranker(f"cross-encoder:{folder}?device=cpu")._budget == CPU_BATCH_TOKENS
-    assert init_reranker(f"cross-encoder:{folder}?batch_tokens=0")._budget is None
-    assert init_reranker(f"cross-encoder:{folder}?batch_tokens=4096")._budget == 4096
-    assert init_reranker(f"cross-encoder:{folder}?engine=onnx")._budget == CPU_BATCH_TOKENS
+    assert init_reranker(f"cross-encoder:{folder}?device=cpu").token_budget == CPU_BATCH_TOKENS
+    assert init_reranker(f"cross-encoder:{folder}?batch_tokens=0").token_budget is None
+    assert init_reranker(f"cross-encoder:{folder}?batch_tokens=4096").token_budget == 4096
+    assert init_reranker(f"cross-encoder:{folder}?engine=onnx").token_budget == CPU_BATCH_TOKENS
 
 
 @pytest.mark.parametrize("value", ["-1", "abc", "1.5", "true"])
