@@ -40,6 +40,7 @@ from rag_rerankers.testing.load import (  # noqa: E402
     memory_over_calls,
     threads_shared_model,
 )
+from tests.reliability.helpers import adapter_surfaces  # noqa: E402 - the adapters' surfaces
 
 
 # --------------------------------------------------------------------------- main
@@ -65,12 +66,14 @@ def main(argv: list[str] | None = None) -> int:
         show("threads", threads_shared_model(rr, threads=8, rounds=2 if quick else 10,
                                              n_queries=4 if quick else 8))
     if "memory" in only:
-        show("memory (bm25)", memory_over_calls(init_reranker("bm25"),
+        bm25 = init_reranker("bm25")
+        show("memory (bm25)", memory_over_calls(bm25, surfaces=adapter_surfaces(bm25),
                                                 calls=1_000 if quick else 10_000))
     if "memory" in only or "memory-local" in only:
         local = init_reranker(args.model)
         with ThreadPoolExecutor(1) as pool:  # off the main thread: see threads_shared_model
-            fig = pool.submit(memory_over_calls, local, calls=40 if quick else args.local_calls,
+            fig = pool.submit(memory_over_calls, local, surfaces=adapter_surfaces(local),
+                              calls=40 if quick else args.local_calls,
                               warmup=20 if quick else 30, trace=False).result()
         show("memory (local model, RSS only)", fig)
     if "async" in only:

@@ -15,8 +15,8 @@ size and prints them:
   read timeouts, connection resets, and malformed JSON); with retries, with retries off, and
   with a fallback chain.
 
-``memory_over_calls`` needs both adapters (``langchain_rerankers`` and
-``llamaindex_rerankers``) and their frameworks installed.
+``memory_over_calls`` takes the adapters' ways of ranking as ``surfaces`` from its caller (this
+core module imports no framework).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import statistics
 import threading
 import time
 import tracemalloc
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -131,37 +132,36 @@ def _rss_mib() -> float:
 
 
 def memory_over_calls(
-    rr: Reranker, *, calls: int = 10_000, warmup: int = 500, n_docs: int = 10, trace: bool = True
+    rr: Reranker,
+    *,
+    surfaces: Sequence[Callable[[str, list[str]], Any]] = (),
+    calls: int = 10_000,
+    warmup: int = 500,
+    n_docs: int = 10,
+    trace: bool = True,
 ) -> dict[str, Any]:
-    """Traced memory and RSS after ``warmup`` calls vs after ``calls`` more (all surfaces).
+    """Traced memory and RSS after ``warmup`` calls vs after ``calls`` more.
 
-    ``trace=False`` measures RSS only (tracemalloc slows a local model's Python side a lot).
+    Calls alternate ``rank``, ``arank`` (now and then in a fresh event loop, as ``asyncio.run``
+    does) and each of ``surfaces``: other ways to rank a query's texts, such as the LangChain
+    compressor and the LlamaIndex postprocessor around ``rr``. ``trace=False`` measures RSS
+    only (tracemalloc slows a local model's Python side a lot).
     """
-    from langchain_core.documents import Document
-    from llama_index.core.schema import NodeWithScore, TextNode
-
-    from langchain_rerankers import RerankCompressor
-    from llamaindex_rerankers import RerankPostprocessor
-
     queries, docs = corpus(50, n_docs, seed=2)
-    comp = RerankCompressor(reranker=rr, top_n=3)
-    post = RerankPostprocessor(reranker=rr, top_n=3)
-    lc_docs = [[Document(t, metadata={"i": i}) for i, t in enumerate(d)] for d in docs]
-    li_nodes = [[NodeWithScore(node=TextNode(text=t), score=0.0) for t in d] for d in docs]
+
+    def arank(query: str, texts: list[str], k: int) -> Any:
+        if k % 40 == 1:  # now and then a fresh event loop, as asyncio.run does
+            return asyncio.run(rr.arank(query, texts, top_n=3))
+        return rr.rank(query, texts)
+
+    ways: list[Callable[[str, list[str], int], Any]] = [
+        lambda q, d, k: rr.rank(q, d, top_n=3), arank,
+        *[lambda q, d, k, way=way: way(q, d) for way in surfaces],
+    ]
 
     def one(k: int) -> None:
         j = k % len(queries)
-        surface = k % 4
-        if surface == 0:
-            rr.rank(queries[j], docs[j], top_n=3)
-        elif surface == 1 and k % 40 == 1:  # now and then a fresh event loop, as asyncio.run does
-            asyncio.run(rr.arank(queries[j], docs[j], top_n=3))
-        elif surface == 1:
-            rr.rank(queries[j], docs[j])
-        elif surface == 2:
-            comp.compress_documents(lc_docs[j], queries[j])
-        else:
-            post.postprocess_nodes(li_nodes[j], query_str=queries[j])
+        ways[k % len(ways)](queries[j], docs[j], k)
 
     for k in range(warmup):
         one(k)

@@ -150,3 +150,26 @@ class ScriptedServer:
     def close(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def adapter_surfaces(rr: Reranker, top_n: int = 3) -> list[Callable[[str, list[str]], Any]]:
+    """The LangChain compressor and the LlamaIndex postprocessor around ``rr``, each as a
+    function of (query, texts), for ``rag_rerankers.testing.load.memory_over_calls``."""
+    from langchain_core.documents import Document
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from langchain_rerankers import RerankCompressor
+    from llamaindex_rerankers import RerankPostprocessor
+
+    comp = RerankCompressor(reranker=rr, top_n=top_n)
+    post = RerankPostprocessor(reranker=rr, top_n=top_n)
+
+    def compress(query: str, texts: list[str]) -> Any:
+        docs = [Document(t, metadata={"i": i}) for i, t in enumerate(texts)]
+        return comp.compress_documents(docs, query)
+
+    def postprocess(query: str, texts: list[str]) -> Any:
+        nodes = [NodeWithScore(node=TextNode(text=t), score=0.0) for t in texts]
+        return post.postprocess_nodes(nodes, query_str=query)
+
+    return [compress, postprocess]

@@ -18,6 +18,8 @@ from rag_rerankers.testing.load import (
     threads_shared_model,
 )
 
+from reliability.helpers import adapter_surfaces
+
 
 def test_eight_threads_share_one_local_model(minilm) -> None:
     fig = threads_shared_model(minilm, threads=8, rounds=1, n_queries=4, n_docs=8)
@@ -36,7 +38,8 @@ def test_memory_is_flat_over_many_calls() -> None:
     # would be pytest's memory, not ours, so no records are made during the measurement.
     logging.disable(logging.INFO)
     try:
-        fig = memory_over_calls(init_reranker("bm25"), calls=1_200, warmup=300)
+        rr = init_reranker("bm25")
+        fig = memory_over_calls(rr, surfaces=adapter_surfaces(rr), calls=1_200, warmup=300)
     finally:
         logging.disable(logging.NOTSET)
     # Python objects still alive after 1 200 calls through core, arank, LangChain and
@@ -50,7 +53,8 @@ def test_memory_is_flat_with_a_local_model(minilm) -> None:
     # threads make main-thread calls several times slower.
     with ThreadPoolExecutor(1) as pool:
         fig = pool.submit(
-            memory_over_calls, minilm, calls=24, warmup=12, n_docs=4, trace=False
+            memory_over_calls, minilm, surfaces=adapter_surfaces(minilm), calls=24, warmup=12,
+            n_docs=4, trace=False
         ).result()
     assert fig["rss_growth_mib"] < 32, fig
 
