@@ -46,8 +46,7 @@ def _transformer(encoder: Any) -> Any:
 
 
 class ColBERTReranker(LocalReranker):
-    """ColBERT MaxSim. Options: ``max_length`` (document tokens; default: the checkpoint's
-    ``doc_maxlen``), ``batch_size``, ``device``, ``offline``."""
+    """ColBERT MaxSim: each query token's best match among the document's tokens, summed."""
 
     backend = "colbert"
     default_model = "colbert-ir/colbertv2.0"

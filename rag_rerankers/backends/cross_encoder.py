@@ -311,11 +311,8 @@ def head_scores(logits: Any, num_labels: int) -> list[float]:
 class CrossEncoderReranker(TokenBudgetReranker):
     """Score each (query, document) pair jointly with a cross-encoder.
 
-    Options: ``max_length`` (tokens of query + document; default: the model's), ``batch_size``,
-    ``batch_tokens`` (padded tokens per forward pass; default 1,024 on a CPU, no cap on a GPU;
-    ``0``: no cap), ``device``, ``dtype`` (``float32``/``float16``/``bfloat16``), ``offline``,
-    ``amp`` (``bfloat16``/``float16`` mixed precision) and the CPU fast paths ``engine``
-    (``torch``/``onnx``) and ``quantize`` (``int8``).
+    Options: ``options`` below and the local backends' shared ones (``rag-rerankers backends``
+    lists them all, with their help).
     """
 
     backend = "cross-encoder"

@@ -131,9 +131,7 @@ def load_flashrank(
 
 
 class FlashRankReranker(TokenBudgetReranker):
-    """FlashRank ONNX cross-encoders. Options: ``max_length``, ``cache_dir`` (FlashRank's
-    model folder), ``batch_size``, ``batch_tokens`` (padded tokens per forward pass; default
-    1,024; ``0``: no cap), ``offline``."""
+    """FlashRank's ONNX cross-encoders on ONNX Runtime (CPU), scored in length-sorted batches."""
 
     backend = "flashrank"
     default_model = "ms-marco-TinyBERT-L-2-v2"

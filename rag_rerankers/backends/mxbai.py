@@ -140,9 +140,7 @@ def _best_device() -> Any:
 
 
 class MxbaiReranker(TokenBudgetReranker):
-    """mxbai-rerank-v2. Options: ``max_length`` (default 8192, capped by the model),
-    ``batch_size``, ``batch_tokens`` (padded tokens per forward pass; default 1,024 on a CPU,
-    no cap on a GPU; ``0``: no cap), ``device``, ``dtype``, ``offline``, ``instruction``."""
+    """mxbai-rerank-v2: relevance as the '1' vs '0' logit of a Qwen2 causal LM, upstream's prompt."""
 
     backend = "mxbai"
     default_model = "mixedbread-ai/mxbai-rerank-base-v2"
