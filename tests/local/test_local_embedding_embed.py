@@ -29,7 +29,9 @@ def test_embed_scores_agree_with_rank(minilm) -> None:
     assert cosine.tolist() == pytest.approx(minilm.score(QUERY, DOCS), abs=1e-5)
 
 
-def test_embed_applies_the_prefix_of_its_kind(minilm) -> None:
+def test_embed_applies_the_prefix_of_its_kind() -> None:
+    # Built here, not the session fixture: another test may have released the model cache.
+    minilm = init_reranker("embedding?offline=true")
     e5 = init_reranker("embedding?offline=true&query_prefix=query: &document_prefix=passage: ")
     assert e5._loaded is minilm._loaded  # same model, only the prefixes differ
     assert np.allclose(e5.embed(["x"], kind="query"), minilm.embed(["query: x"]), atol=1e-6)
