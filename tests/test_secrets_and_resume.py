@@ -1,0 +1,115 @@
+"""Keys inside nested config strings stay hidden.
+
+- A key written inside a percent-encoded ``fallbacks=`` value (once, twice, three times
+  nested), in a later segment of an ``a | b`` chain, or under an option name that is itself
+  percent-encoded never appears in ``redact_spec``, ``ConfigError`` messages (and their
+  tracebacks and pickles).
+"""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+from pathlib import Path
+
+import pytest
+
+from rag_rerankers import init_reranker
+from rag_rerankers.config import redact_spec
+from rag_rerankers.errors import ConfigError
+
+KEY = "sk-canary-5e1f77"
+OTHER_KEY = "sk-canary-0a9c33"
+
+# Specs that hold KEY somewhere other than a plain top-level ``api_key=`` option.
+NESTED = [
+    f"bm25?fallbacks=jina%3Fapi_key%3D{KEY}",
+    f"bm25?fallbacks=jina%3Ftop_n%3D2%26api_key%3D{KEY}",
+    f"bm25?fallbacks=bm25%3Ffallbacks%3Djina%253Fapi_key%253D{KEY}",  # nested twice
+    f"bm25?fallbacks=bm25%3Ffallbacks%3Dbm25%253Ffallbacks%253Djina%25253Fapi_key%25253D{KEY}",
+    f"bm25?fallbacks=jina%3Fapi_key%3D{KEY}%20%7C%20bm25",  # a chain inside the value
+    f"bm25 | jina?api_key={KEY}",
+    f"bm25 | bm25?fallbacks=jina%3Fapi_key%3D{KEY} | bm25",
+    f"bm25?k1=1.2 | jina?top_n=3&api_key={KEY} | bm25",
+]
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path: Path, monkeypatch) -> Path:
+    """The per-user resume key goes to a throwaway home, never the real one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+def clean(*texts: str) -> bool:
+    return all(KEY not in t and OTHER_KEY not in t for t in texts)
+
+
+def _check_exception(exc: BaseException) -> None:
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    assert clean("".join(traceback.format_exception(exc)), str(exc), repr(exc),
+                 *(repr(e.args) for e in chain))
+    assert KEY.encode() not in pickle.dumps(exc)
+
+
+# --------------------------------------------------------------------------- redaction
+@pytest.mark.parametrize("spec", NESTED)
+def test_redact_spec_hides_keys_at_any_depth(spec: str) -> None:
+    shown = redact_spec(spec)
+    assert clean(shown), shown
+    assert shown.startswith("bm25") and "***" in shown
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        f"tei?fallbacks=jina%3Fclient_secret%3D{KEY}",
+        f"tei?fallbacks=jina%3Faccess_token%3D{KEY}%26top_n%3D1",
+        f"tei?fallbacks=x%3Fpassword%3D{KEY}",
+        f"tei?fallbacks=x%3Fauth_header%3D{KEY}",
+        f"cohere?api_%6Bey={KEY}",  # the option name itself percent-encoded
+        f"cohere?top_n=1?api_key={KEY}",  # '?' typed for '&': inside top_n's value
+        f"cohere api_key={KEY}",  # no '?' at all
+    ],
+)
+def test_redact_spec_any_secret_looking_name(spec: str) -> None:
+    assert clean(redact_spec(spec)), redact_spec(spec)
+
+
+def test_redact_spec_keeps_what_is_not_secret() -> None:
+    spec = "cohere:rerank-v3.5?max_tokens_per_doc=512&top_n=3&fallbacks=bm25%3Fk1%3D1.2"
+    assert redact_spec(spec) == spec
+    assert redact_spec("bm25?k1=1.2 | bm25") == "bm25?k1=1.2 | bm25"
+    assert redact_spec(f"bm25?fallbacks=jina%3Fapi_key%3D{KEY}%26top_n%3D2&k1=1") == (
+        "bm25?fallbacks=jina%3Fapi_key%3D***%26top_n%3D2&k1=1")
+
+
+@pytest.mark.parametrize(
+    ("spec", "overrides"),
+    [
+        (f"bm25?fallbacks=jina%3Fapi_key%3D{KEY}&top_n=1&top_n=2", {}),
+        (f"bm25?top_n=1&top_n=2&fallbacks=jina%3Fx%3D1%26api_key%3D{KEY}", {}),
+        (f"bm25?fallbacks=bm25%3Ffallbacks%3Djina%253Fapi_key%253D{KEY}&top_n=1&top_n=2", {}),
+        (f"bm25?fallbacks=bm25%3Ffallbacks%3Djina%253Fapi_key%253D{KEY}"
+         "%2526top_n%253D1%2526top_n%253D2", {}),  # the error is two levels down
+        (f"bm25?top_n=1 | bm25?fallbacks=jina%3Fapi_key%3D{KEY} | bm25?top_n=2", {}),
+        (f"bm25 | jina?api_key={KEY}&top_n=1&top_n=2", {}),
+        (f"bm25?top_n=1 | jina?api_key={KEY}&top_n=2", {}),
+        (f"cohere?api_%6Bey={KEY}&top_n=1&top_n=2", {}),
+        (f"cohere api_key={KEY}", {}),
+        ("cohere?top_n=1&top_n=2", {"api_key": KEY}),
+        ("cohere?top_n=abc", {"api_key": KEY}),
+        ("cohere?nope=1", {"api_key": KEY}),
+        ("cohere?top_n=1 | bm25?top_n=2", {"api_key": KEY}),
+        ("bm25", {"fallbacks": f"bm25?fallbacks=jina%3Fapi_key%3D{KEY}&top_n=1&top_n=2"}),
+    ],
+)
+def test_config_errors_never_show_nested_keys(spec: str, overrides: dict) -> None:
+    with pytest.raises(ConfigError) as info:
+        init_reranker(spec, **overrides)
+    _check_exception(info.value)
