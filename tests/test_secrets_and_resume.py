@@ -3,11 +3,15 @@
 - A key written inside a percent-encoded ``fallbacks=`` value (once, twice, three times
   nested), in a later segment of an ``a | b`` chain, or under an option name that is itself
   percent-encoded never appears in ``redact_spec``, ``ConfigError`` messages (and their
-  tracebacks and pickles).
+  tracebacks and pickles), the eval run label, ``per_query.jsonl``, ``eval.json``,
+  ``compare.json``, ``compare.csv``, the console tables or the CLI's output.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import pickle
 import traceback
 from pathlib import Path
@@ -15,11 +19,17 @@ from pathlib import Path
 import pytest
 
 from rag_rerankers import init_reranker
+from rag_rerankers.cli import main
 from rag_rerankers.config import redact_spec
 from rag_rerankers.errors import ConfigError
+from rag_rerankers.evaluation import compare
+from rag_rerankers.evaluation.report import comparison_table, result_table
+from rag_rerankers.evaluation.runner import spec_label
+from tests.eval_support import tiny_dataset
 
 KEY = "sk-canary-5e1f77"
 OTHER_KEY = "sk-canary-0a9c33"
+METRICS = ["nDCG@10", "MRR@10"]
 
 # Specs that hold KEY somewhere other than a plain top-level ``api_key=`` option.
 NESTED = [
@@ -55,6 +65,26 @@ def _check_exception(exc: BaseException) -> None:
     assert clean("".join(traceback.format_exception(exc)), str(exc), repr(exc),
                  *(repr(e.args) for e in chain))
     assert KEY.encode() not in pickle.dumps(exc)
+
+
+def _files_text(folder: Path) -> str:
+    return "\n".join(p.read_text("utf-8") for p in sorted(folder.rglob("*")) if p.is_file()
+                     and p.suffix in (".json", ".jsonl", ".csv"))
+
+
+def _render(table) -> str:  # noqa: ANN001 - rich.table.Table
+    from rich.console import Console
+
+    console = Console(record=True, width=400, file=io.StringIO())
+    console.print(table)
+    return console.export_text()
+
+
+def _cli(argv: list[str]) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue() + "\n" + err.getvalue()
 
 
 # --------------------------------------------------------------------------- redaction
@@ -113,3 +143,36 @@ def test_config_errors_never_show_nested_keys(spec: str, overrides: dict) -> Non
     with pytest.raises(ConfigError) as info:
         init_reranker(spec, **overrides)
     _check_exception(info.value)
+
+
+# --------------------------------------------------------------------------- eval outputs
+def test_eval_labels_files_and_tables_never_show_nested_keys(tmp_path: Path, caplog) -> None:
+    specs = [*NESTED[:3], NESTED[5], f"nope?fallbacks=jina%3Fapi_key%3D{KEY}"]
+    labels = [spec_label(s) for s in specs]
+    assert clean(*labels), labels
+    out = tmp_path / "out"
+    cmp = compare(specs, tiny_dataset(2), METRICS, out_dir=out, progress=False, plots=False)
+    assert len(cmp.results) == 5 and len(cmp.errors) == 1  # the nested specs really ran
+    assert (out / "per_query.jsonl").exists() and (out / "compare.csv").exists()
+    assert clean(_files_text(out), _render(comparison_table(cmp)), caplog.text,
+                 json.dumps(cmp.to_dict(), default=str))
+    for r in cmp.results:
+        assert clean(_render(result_table(r, cmp.dataset)))
+
+
+def test_cli_eval_and_compare_never_show_nested_keys(tmp_path: Path) -> None:
+    data = ["--dataset", "sample", "--limit", "2", "--no-progress"]
+    texts = []
+    code, text = _cli(["compare", NESTED[1], NESTED[6], f"nope?fallbacks=jina%3Fapi_key%3D{KEY}",
+                       *data, "--no-plots", "--out", str(tmp_path / "cmp")])
+    assert code == 1 and "not evaluated: nope?fallbacks=" in text  # the failing spec
+    texts.append(text)
+    for extra in ([], ["--json"]):
+        code, text = _cli(["eval", "--reranker", NESTED[2], *data, *extra,
+                           "--out", str(tmp_path / "eval")])
+        assert code == 0
+        texts.append(text)
+    code, text = _cli(["eval", "--reranker", f"{NESTED[0]}&top_n=1&top_n=2", *data])
+    assert code == 2 and "error: ConfigError" in text  # the CLI's error line
+    texts.append(text)
+    assert clean(*texts, _files_text(tmp_path)), texts

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -139,35 +138,52 @@ def _last_byte(path: Path) -> bytes:
         return f.read(1)
 
 
-_SECRET_VALUE = re.compile(r"(?i)([?&][a-z_]*(?:key|token|secret|password)[a-z_]*=)[^&]*")
-
-
 def spec_label(spec: SpecLike) -> str:
     """A stable, secret-free label for a spec: the text the user wrote (or ``backend:model``),
-    with the values of secret options (API keys) replaced by ``***``.
+    with the values of secret options (API keys) replaced by ``***``, also inside nested
+    ``fallbacks=`` values and in every segment of a chain (see
+    :func:`~rag_rerankers.config.redact_spec`).
 
     Example:
         >>> spec_label("cohere:rerank-v3.5?api_key=sk-123&top_n=5")
         'cohere:rerank-v3.5?api_key=***&top_n=5'
+        >>> spec_label("bm25 | jina?api_key=sk-123 | bm25?k1=2")
+        'bm25 | jina?api_key=*** | bm25?k1=2'
     """
+    from rag_rerankers.config import redact_spec
+
     if isinstance(spec, Reranker):
         return spec.name
+    if isinstance(spec, str):
+        return redact_spec(spec.strip())
     from rag_rerankers.config import Spec, format_spec
     from rag_rerankers.factory import to_spec
     from rag_rerankers.registry import get_backend
 
-    text = spec.strip() if isinstance(spec, str) else None
     try:
         parsed = to_spec(spec)
         info, _ = get_backend(parsed.backend)
         secret = {o.name for o in info.all_options() if o.secret}
-        if text is None or secret & set(parsed.options):
-            options = {k: ("***" if k in secret else v) for k, v in parsed.options.items()}
-            text = format_spec(Spec(parsed.backend, parsed.model, options))
+        options = {k: ("***" if k in secret else _masked(v)) for k, v in parsed.options.items()}
+        text = format_spec(Spec(parsed.backend, parsed.model, options))
     except Exception:  # unknown backend or malformed: still never show a secret
-        if text is None:
-            text = f"{dict(spec).get('backend', '?')}?{'&'.join(f'{k}=' for k in dict(spec))}"
-    return _SECRET_VALUE.sub(r"\1***", text)
+        text = f"{dict(spec).get('backend', '?')}?{'&'.join(f'{k}=' for k in dict(spec))}"
+    return redact_spec(text)
+
+
+def _masked(value: Any) -> Any:
+    """An option value of a dict spec with its secrets hidden, in nested dicts and lists too."""
+    from rag_rerankers.config import is_secret_option, redact_spec
+
+    if isinstance(value, str):
+        return redact_spec(value)
+    if isinstance(value, Mapping):
+        return {k: "***" if is_secret_option(str(k)) else _masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_masked(v) for v in value]
+    if hasattr(value, "get_secret_value"):  # a pydantic SecretStr
+        return "***"
+    return value
 
 
 def is_first_stage(spec: SpecLike) -> bool:
