@@ -1,15 +1,20 @@
-"""Keys inside nested config strings stay hidden.
+"""Keys inside nested config strings stay hidden; resumed evaluations never mix up two specs.
 
 - A key written inside a percent-encoded ``fallbacks=`` value (once, twice, three times
   nested), in a later segment of an ``a | b`` chain, or under an option name that is itself
   percent-encoded never appears in ``redact_spec``, ``ConfigError`` messages (and their
   tracebacks and pickles), the eval run label, ``per_query.jsonl``, ``eval.json``,
   ``compare.json``, ``compare.csv``, the console tables or the CLI's output.
+- ``evaluate``/``eval --out`` resume a fallback chain (the second run used to raise, since the
+  chain was given to ``parse_spec``); two specs that differ anywhere (a later chain segment, or
+  only the secret) never share stored records; the key written to disk for a spec with a
+  secret is keyed with a per-user key that is not in the results folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import pickle
@@ -22,7 +27,7 @@ from rag_rerankers import init_reranker
 from rag_rerankers.cli import main
 from rag_rerankers.config import redact_spec
 from rag_rerankers.errors import ConfigError
-from rag_rerankers.evaluation import compare
+from rag_rerankers.evaluation import compare, evaluate
 from rag_rerankers.evaluation.report import comparison_table, result_table
 from rag_rerankers.evaluation.runner import spec_label
 from tests.eval_support import tiny_dataset
@@ -176,3 +181,89 @@ def test_cli_eval_and_compare_never_show_nested_keys(tmp_path: Path) -> None:
     assert code == 2 and "error: ConfigError" in text  # the CLI's error line
     texts.append(text)
     assert clean(*texts, _files_text(tmp_path)), texts
+
+
+# --------------------------------------------------------------------------- resume
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def test_evaluate_resumes_a_fallback_chain(tmp_path: Path) -> None:
+    path = tmp_path / "per_query.jsonl"
+    ds = tiny_dataset(3)
+    first = evaluate("bm25?k1=1.2 | bm25", ds, METRICS, results_path=path, progress=False)
+    again = evaluate("bm25?k1=1.2 | bm25", ds, METRICS, results_path=path, progress=False)
+    assert len(_lines(path)) == 3  # nothing was run twice
+    assert again.metrics == first.metrics and again.rankings == first.rankings
+    assert (again.backend, again.label) == ("bm25", "bm25?k1=1.2 | bm25")
+
+
+def test_cli_eval_out_resumes_a_fallback_chain(tmp_path: Path) -> None:
+    args = ["eval", "--reranker", "bm25?k1=1.2 | bm25", "--dataset", "sample", "--limit", "3",
+            "--out", str(tmp_path), "--no-progress", "--json"]
+    assert _cli(args)[0] == 0
+    code, text = _cli(args)
+    assert code == 0, text
+    assert len(_lines(tmp_path / "per_query.jsonl")) == 3
+
+
+def test_different_specs_never_share_stored_records(tmp_path: Path) -> None:
+    path = tmp_path / "per_query.jsonl"
+    ds = tiny_dataset(2)
+
+    def run(spec: str) -> int:
+        evaluate(spec, ds, METRICS, results_path=path, progress=False)
+        return len(_lines(path))
+
+    # Chains that differ only after a key: the old label hid everything after 'api_key='.
+    assert run(f"bm25 | jina?api_key={KEY} | bm25?k1=0.5") == 2
+    assert run(f"bm25 | jina?api_key={KEY} | bm25?k1=2.0") == 4
+    # Specs that differ only in the key: one label shown, two runs stored.
+    assert run(f"bm25 | jina?api_key={OTHER_KEY}") == 6
+    assert run(f"bm25 | jina?api_key={KEY}") == 8
+    assert spec_label(f"bm25 | jina?api_key={KEY}") == spec_label(
+        f"bm25 | jina?api_key={OTHER_KEY}") == "bm25 | jina?api_key=***"
+    # ... and each of them still resumes.
+    assert run(f"bm25 | jina?api_key={KEY}") == 8
+    assert run(f"bm25 | jina?api_key={KEY} | bm25?k1=0.5") == 8
+    records = _lines(path)
+    assert len({r["run_id"] for r in records}) == 4
+    text = path.read_text()
+    assert clean(text)
+    for key in (KEY, OTHER_KEY):  # no plain hash of a key either
+        assert hashlib.sha256(key.encode()).hexdigest()[:16] not in text
+
+
+def test_secret_spec_resume_key_is_keyed_outside_the_results_folder(
+        tmp_path: Path, monkeypatch, _private_home: Path) -> None:
+    out = tmp_path / "out"
+    path = out / "per_query.jsonl"
+    ds = tiny_dataset(2)
+    spec = f"bm25?fallbacks=jina%3Fapi_key%3D{KEY}"
+    evaluate(spec, ds, METRICS, results_path=path, progress=False)
+    evaluate("bm25", ds, METRICS, results_path=path, progress=False)
+    assert len(_lines(path)) == 4
+    keyfile = _private_home / ".cache" / "rag-rerankers" / "resume-key"
+    assert keyfile.is_file() and (keyfile.stat().st_mode & 0o777) == 0o600
+    assert not any(p.name == "resume-key" for p in out.rglob("*"))
+    # Another user (another per-user key) cannot match the stored record to the key: the
+    # secret spec runs again; a spec without a secret still resumes anywhere.
+    other_home = tmp_path / "other-home"
+    other_home.mkdir()
+    monkeypatch.setenv("HOME", str(other_home))
+    evaluate("bm25", ds, METRICS, results_path=path, progress=False)
+    assert len(_lines(path)) == 4
+    assert not (other_home / ".cache").exists()  # no key file is made for a spec without secret
+    evaluate(spec, ds, METRICS, results_path=path, progress=False)
+    assert len(_lines(path)) == 6
+
+
+def test_records_without_a_resume_key_are_not_reused(tmp_path: Path) -> None:
+    path = tmp_path / "per_query.jsonl"
+    ds = tiny_dataset(2)
+    evaluate("bm25", ds, METRICS, results_path=path, progress=False)
+    # A record as written before resume keys existed: the label alone was ambiguous.
+    old = [{k: v for k, v in r.items() if k != "run_id"} for r in _lines(path)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in old))
+    evaluate("bm25", ds, METRICS, results_path=path, progress=False)
+    assert len(_lines(path)) == 4
