@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, unquote_plus
 
 from rag_rerankers.errors import ConfigError
 
@@ -28,20 +28,76 @@ _FLOAT_RE = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 _TRUE = {"true", "yes", "on"}
 _FALSE = {"false", "no", "off"}
 _NONE = {"none", "null"}
-# Option names whose values are never echoed back in error messages.
-_SECRET_VALUE_RE = re.compile(
-    r"(?i)([?&][^=&?|]*(?:key|secret|token|password|auth)[^=&?|]*=)[^&|]*"
-)
+# Option names whose values are never shown: a word of the name (split at anything that is not a
+# letter or digit) that contains key/secret/passw/auth/credential, or ends in "token"
+# ("api_key", "apikey", "client_secret", "access_token", "auth_header"; not
+# "max_tokens_per_doc").
+_SECRET_WORD_RE = re.compile(r"key|secret|passw|pwd|auth|credential|token$")
+_WORD_SPLIT_RE = re.compile(r"[^a-z0-9]+")
+# One ``name=value`` of a config string: the name starts after ``?``, ``&``, ``|`` or at the
+# start, the value runs to the next ``&`` or ``|`` (as the parser and the chain splitter read it).
+_OPTION_TEXT_RE = re.compile(r"(^|[?&|])([^=&?|]*)=([^&|]*)")
+_MAX_NESTING = 16  # deeper nested values are hidden whole
+_QUOTE_SAFE = "/:,.-_~*"
+
+
+def is_secret_option(name: str) -> bool:
+    """Whether an option name looks like it holds a secret (its value is never shown).
+
+    The name is percent-decoded first, as the parser reads it.
+
+    Example:
+        >>> [is_secret_option(n) for n in ["api_key", "access_token", "max_tokens_per_doc"]]
+        [True, True, False]
+    """
+    words = _WORD_SPLIT_RE.split(unquote_plus(name).lower())
+    return any(_SECRET_WORD_RE.search(word) for word in words if word)
+
+
+def replace_secrets(spec: str, replace: Callable[[str], str]) -> str:
+    """``spec`` with the value of every secret-looking option replaced by ``replace(value)``.
+
+    ``replace`` receives the percent-decoded value. Values of other options are decoded and
+    searched too, at any depth, since a value can itself be a percent-encoded config string or
+    chain (``fallbacks=jina%3Fapi_key%3D...``); a value that held a secret is written back
+    percent-encoded. The whole text is searched, not only what follows ``?``: a malformed
+    string (``"cohere api_key=..."``) is quoted in error messages too.
+    """
+    return _replace_secrets(spec, replace, 0)
+
+
+def _replace_secrets(text: str, replace: Callable[[str], str], depth: int) -> str:
+    def option(match: re.Match[str]) -> str:
+        sep, name, written = match.groups()
+        value = written.rstrip()
+        trail = written[len(value):]  # the spaces before a chain's " | " stay as they are
+        if is_secret_option(name) or depth >= _MAX_NESTING:  # too deep to read: hide it whole
+            return f"{sep}{name}={replace(unquote_plus(value))}{trail}"
+        decoded = unquote_plus(value)
+        if decoded == value:  # nothing encoded: the options in it are read as written
+            return f"{sep}{name}={_replace_secrets(value, replace, depth + 1)}{trail}"
+        inner = _replace_secrets(decoded, replace, depth + 1)
+        if inner == decoded:
+            return match.group(0)
+        return f"{sep}{name}={quote(inner, safe=_QUOTE_SAFE)}{trail}"
+
+    return _OPTION_TEXT_RE.sub(option, text)
 
 
 def redact_spec(spec: str) -> str:
-    """A config string safe to show: values of key/secret/token/password options hidden.
+    """A config string safe to show: values of secret-looking options hidden (``***``).
+
+    Secret-looking names: see :func:`is_secret_option`. Options inside percent-encoded values
+    (``fallbacks=jina%3Fapi_key%3D...``), nested to any depth, and every segment of an
+    ``a | b`` chain are redacted too.
 
     Example:
         >>> redact_spec("cohere?api_key=sk-123&top_n=3")
         'cohere?api_key=***&top_n=3'
+        >>> redact_spec("bm25?fallbacks=jina%3Fapi_key%3Dsk-123 | cohere?token=sk-456")
+        'bm25?fallbacks=jina%3Fapi_key%3D*** | cohere?token=***'
     """
-    return _SECRET_VALUE_RE.sub(r"\1***", spec)
+    return replace_secrets(spec, lambda _value: "***")
 
 
 @dataclass(frozen=True)
@@ -120,8 +176,8 @@ def parse_spec(spec: str) -> Spec:
     backend = backend.strip().lower()
     if not _BACKEND_RE.match(backend):
         raise ConfigError(
-            f"malformed config string {shown!r}: the backend name {backend!r} must be letters, "
-            "digits, '-' or '_' (write backend[:model][?key=value&...])"
+            f"malformed config string {shown!r}: the backend name {redact_spec(backend)!r} must "
+            "be letters, digits, '-' or '_' (write backend[:model][?key=value&...])"
         )
     model_name: str | None = model.strip() if colon else None
     if colon and not model_name:

@@ -1,9 +1,11 @@
 """Run one reranker over an :class:`EvalDataset`: rankings, metrics, latency and cost.
 
 Each query's result is appended to a JSONL file as soon as it is known, so an interrupted run
-resumes where it stopped (a record is reused only for the same run label, query id, query
-text and candidate ids: see :meth:`EvalDataset.query_key`). A query that raises is recorded with its error and the run goes on;
-it scores 0 on every metric (see :func:`rag_rerankers.evaluation.metrics.per_query`).
+resumes where it stopped: a record is reused only for the same run (its resume key,
+:func:`run_id`: the label and the whole spec, secrets included but never written) and the same
+query id, query text and candidate ids (see :meth:`EvalDataset.query_key`). A query that raises
+is recorded with its error and the run goes on; it scores 0 on every metric (see
+:func:`rag_rerankers.evaluation.metrics.per_query`).
 
 Example:
     >>> from rag_rerankers.evaluation.dataset import EvalDataset
@@ -20,9 +22,12 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
-import re
+import os
+import secrets
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -57,6 +62,9 @@ class QueryRecord:
     n_docs: int
     cost_usd: float | None = None
     error: str | None = None
+    run_id: str | None = None
+    """The resume key of the run (:func:`run_id`); ``None`` in files written before it existed,
+    whose records are never reused."""
 
     @property
     def ok(self) -> bool:
@@ -102,8 +110,12 @@ class ResultStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def load(self, run: str) -> dict[tuple[str, str], QueryRecord]:
-        """Records of ``run`` by ``(query id, query key)``; the last line for each wins."""
+    def load(self, run: str, *, run_id: str | None = None) -> dict[tuple[str, str], QueryRecord]:
+        """Records of one run by ``(query id, query key)``; the last line for each wins.
+
+        With ``run_id`` (what :func:`evaluate` resumes by) the records are those of that resume
+        key; without it, those labelled ``run`` (labels are for reading: two specs can share one).
+        """
         out: dict[tuple[str, str], QueryRecord] = {}
         if not self.path.exists():
             return out
@@ -113,7 +125,8 @@ class ResultStore:
                     continue
                 try:
                     data = json.loads(line)
-                    if data.get("run") == run:
+                    if (data.get("run_id") == run_id if run_id is not None
+                            else data.get("run") == run):
                         data.pop("time", None)
                         rec = QueryRecord(**data)
                         out[(rec.qid, rec.key)] = rec
@@ -139,35 +152,158 @@ def _last_byte(path: Path) -> bytes:
         return f.read(1)
 
 
-_SECRET_VALUE = re.compile(r"(?i)([?&][a-z_]*(?:key|token|secret|password)[a-z_]*=)[^&]*")
-
-
 def spec_label(spec: SpecLike) -> str:
     """A stable, secret-free label for a spec: the text the user wrote (or ``backend:model``),
-    with the values of secret options (API keys) replaced by ``***``.
+    with the values of secret options (API keys) replaced by ``***``, also inside nested
+    ``fallbacks=`` values and in every segment of a chain (see
+    :func:`~rag_rerankers.config.redact_spec`).
+
+    Labels are for reading: two specs that differ only in a key get one label. What resumes a
+    run is :func:`run_id`.
 
     Example:
         >>> spec_label("cohere:rerank-v3.5?api_key=sk-123&top_n=5")
         'cohere:rerank-v3.5?api_key=***&top_n=5'
+        >>> spec_label("bm25 | jina?api_key=sk-123 | bm25?k1=2")
+        'bm25 | jina?api_key=*** | bm25?k1=2'
     """
+    from rag_rerankers.config import redact_spec
+
     if isinstance(spec, Reranker):
         return spec.name
+    if isinstance(spec, str):
+        return redact_spec(spec.strip())
     from rag_rerankers.config import Spec, format_spec
     from rag_rerankers.factory import to_spec
     from rag_rerankers.registry import get_backend
 
-    text = spec.strip() if isinstance(spec, str) else None
     try:
         parsed = to_spec(spec)
         info, _ = get_backend(parsed.backend)
         secret = {o.name for o in info.all_options() if o.secret}
-        if text is None or secret & set(parsed.options):
-            options = {k: ("***" if k in secret else v) for k, v in parsed.options.items()}
-            text = format_spec(Spec(parsed.backend, parsed.model, options))
+        options = {k: ("***" if k in secret else _masked(v)) for k, v in parsed.options.items()}
+        text = format_spec(Spec(parsed.backend, parsed.model, options))
     except Exception:  # unknown backend or malformed: still never show a secret
-        if text is None:
-            text = f"{dict(spec).get('backend', '?')}?{'&'.join(f'{k}=' for k in dict(spec))}"
-    return _SECRET_VALUE.sub(r"\1***", text)
+        text = f"{dict(spec).get('backend', '?')}?{'&'.join(f'{k}=' for k in dict(spec))}"
+    return redact_spec(text)
+
+
+def _masked(value: Any) -> Any:
+    """An option value of a dict spec with its secrets hidden, in nested dicts and lists too."""
+    from rag_rerankers.config import is_secret_option, redact_spec
+
+    if isinstance(value, str):
+        return redact_spec(value)
+    if isinstance(value, Mapping):
+        return {k: "***" if is_secret_option(str(k)) else _masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_masked(v) for v in value]
+    if hasattr(value, "get_secret_value"):  # a pydantic SecretStr
+        return "***"
+    return value
+
+
+# --------------------------------------------------------------------------- resume keys
+# A run's records are found again by its resume key, never by its label alone: the label hides
+# secrets, so "cohere?api_key=A" and "cohere?api_key=B" share one. The key is a SHA-256 of the
+# label and of the whole spec as written, in which the value of every secret-looking option (at
+# any depth: see rag_rerankers.config.replace_secrets) is first replaced by its HMAC-SHA256
+# under a random per-user key. Hence:
+# - the secret is never written, nor an unkeyed hash of it (a dictionary attack would reverse
+#   one for a weak secret): the per-user key lives in ~/.cache/rag-rerankers/resume-key (mode
+#   0600, created on first need), never in the results folder, so per_query.jsonl and the
+#   other output files do not let anyone test guesses of the secret;
+# - two specs that differ anywhere (only in a secret, or in a later segment of a chain) get two
+#   keys; a spec without a secret gets the same key on every machine (no HMAC is involved);
+# - a spec with a secret resumes for the same user (the same key file); elsewhere, or when the
+#   key file cannot be read or written (a per-process key is then used), it simply runs again.
+_RUN_ID_VERSION = "run-id-1"
+_USER_KEYS: dict[str, bytes] = {}  # key file path -> key, read once per process
+_PROCESS_KEY = secrets.token_bytes(32)  # when no key file can be used
+
+
+def _user_key_path() -> Path:
+    return Path(os.path.expanduser("~")) / ".cache" / "rag-rerankers" / "resume-key"
+
+
+def _read_key(path: Path) -> bytes | None:
+    try:
+        key = bytes.fromhex(path.read_text("ascii").strip())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return key if len(key) >= 32 else None
+
+
+def _user_key() -> bytes:
+    """The per-user HMAC key of resume keys (its file is created, mode 0600, on first use)."""
+    path = _user_key_path()
+    if str(path) in _USER_KEYS:
+        return _USER_KEYS[str(path)]
+    key = _read_key(path)
+    if key is None and not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            new = secrets.token_bytes(32)
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(new.hex() + "\n")
+            key = new
+        except FileExistsError:  # another process made it first
+            key = _read_key(path)
+        except OSError as exc:
+            logger.warning("cannot write %s (%s): runs of specs with a secret resume only "
+                           "within this process", path, exc)
+    if key is None:
+        key = _PROCESS_KEY
+    _USER_KEYS[str(path)] = key
+    return key
+
+
+def _keyed(secret: str) -> str:
+    digest = hmac.new(_user_key(), secret.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return f"hmac:{digest.hexdigest()}"
+
+
+def _fingerprint(value: Any) -> Any:
+    """A spec as JSON-ready data with every secret replaced by :func:`_keyed`."""
+    from rag_rerankers.config import is_secret_option, replace_secrets
+
+    if isinstance(value, str):
+        return replace_secrets(value, _keyed)
+    if hasattr(value, "get_secret_value"):  # a pydantic SecretStr
+        return _keyed(str(value.get_secret_value()))
+    if isinstance(value, Mapping):
+        items = []
+        for k, v in value.items():
+            if is_secret_option(str(k)) and isinstance(v, (str, int)):
+                items.append([str(k), _keyed(str(v))])
+            else:  # a SecretStr is keyed above; None or a nested spec is read on
+                items.append([str(k), _fingerprint(v)])
+        return sorted(items, key=lambda item: item[0])
+    if isinstance(value, (list, tuple)):
+        return [_fingerprint(v) for v in value]
+    if isinstance(value, Reranker):
+        return {"reranker": value.name}
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return repr(value)
+
+
+def run_id(spec: SpecLike, label: str) -> str:
+    """The resume key of a run: a hash of its label and its whole spec (see the comment above).
+
+    A :class:`Reranker` object is known by its label only: give two different ones two labels.
+
+    Example:
+        >>> run_id("bm25?k1=1.2 | bm25", "x") == run_id("bm25?k1=1.2 | bm25", "x")
+        True
+        >>> run_id("bm25?k1=1.2 | bm25", "x") == run_id("bm25?k1=1.5 | bm25", "x")
+        False
+    """
+    spec_data = None if isinstance(spec, Reranker) else _fingerprint(
+        spec.strip() if isinstance(spec, str) else spec)
+    material = json.dumps([_RUN_ID_VERSION, label, spec_data], sort_keys=True)
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def is_first_stage(spec: SpecLike) -> bool:
@@ -243,8 +379,9 @@ def evaluate(
         return first_stage_result(dataset, metrics, rel=rel)
     measures = parse_metrics(metrics, rel)
     run = label or spec_label(reranker)
+    rid = run_id(reranker, run)
     store = ResultStore(results_path) if results_path is not None else None
-    stored = store.load(run) if (store and resume) else {}
+    stored = store.load(run, run_id=rid) if (store and resume) else {}
     qids = dataset.evaluated_qids
     keys = {q: dataset.query_key(q) for q in qids}
     records = {q: stored[(q, keys[q])] for q in qids if (q, keys[q]) in stored}
@@ -259,9 +396,11 @@ def evaluate(
     model = rr.model if rr is not None else None
     if rr is None and not isinstance(reranker, Reranker):
         # Everything was resumed: name the backend without building (or loading) anything.
+        # A chain ("a | b") is named by its first reranker, as the built chain is.
         from rag_rerankers.factory import to_spec, validate_spec
 
-        info, model, _ = validate_spec(to_spec(reranker))
+        first = reranker.split("|", 1)[0].strip() if isinstance(reranker, str) else reranker
+        info, model, _ = validate_spec(to_spec(first))
         backend = info.name
     elif isinstance(reranker, Reranker):
         backend, model = reranker.backend, reranker.model
@@ -291,13 +430,13 @@ def evaluate(
                     run=run, key=keys[qid], qid=qid,
                     docids=[cands[item.index].docid for item in ranked],
                     latency_s=elapsed, n_docs=len(texts),
-                    cost_usd=estimate_cost(rr.backend, rr.model, query, texts),
+                    cost_usd=estimate_cost(rr.backend, rr.model, query, texts), run_id=rid,
                 )
             except Exception as exc:  # one failing query must not stop the run
                 logger.warning("query %s failed for %s: %s", qid, run, exc)
                 rec = QueryRecord(
                     run=run, key=keys[qid], qid=qid, docids=[], latency_s=None,
-                    n_docs=len(texts), error=f"{type(exc).__name__}: {exc}",
+                    n_docs=len(texts), error=f"{type(exc).__name__}: {exc}", run_id=rid,
                 )
             records[qid] = rec
             if store is not None:
