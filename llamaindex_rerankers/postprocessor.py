@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, field_serializer
@@ -45,6 +46,8 @@ class RerankPostprocessor(BaseNodePostprocessor):
             ``metadata["retrieval_score"]`` (hidden from the LLM and the embedding).
         metadata_mode: which node text the reranker reads, as LlamaIndex's ``MetadataMode``
             (``"embed"`` by default, like LlamaIndex's own rerankers; ``"none"`` for text only).
+
+    The nodes may be any iterable of ``NodeWithScore`` (a generator too).
     """
 
     reranker: Reranker = Field(description="The backend: config string, dict or Reranker.")
@@ -65,12 +68,13 @@ class RerankPostprocessor(BaseNodePostprocessor):
         return "RerankPostprocessor"
 
     def _postprocess_nodes(
-        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+        self, nodes: Iterable[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         query = self._query(query_bundle)
+        nodes = _node_list(nodes)  # checked before the start event, which would reject them
         if not nodes:
             return []
-        texts = self._texts(nodes)  # checked before the start event, which would reject them
+        texts = self._texts(nodes)
         self._start(nodes, query_bundle)
         items = self.reranker.rank(
             query, texts, top_n=self.top_n, metadata=_metadata(nodes)
@@ -78,12 +82,13 @@ class RerankPostprocessor(BaseNodePostprocessor):
         return self._finish(nodes, items)
 
     async def _apostprocess_nodes(
-        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+        self, nodes: Iterable[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         query = self._query(query_bundle)
+        nodes = _node_list(nodes)  # checked before the start event, which would reject them
         if not nodes:
             return []
-        texts = self._texts(nodes)  # checked before the start event, which would reject them
+        texts = self._texts(nodes)
         self._start(nodes, query_bundle)
         items = await self.reranker.arank(
             query, texts, top_n=self.top_n, metadata=_metadata(nodes)
@@ -101,12 +106,7 @@ class RerankPostprocessor(BaseNodePostprocessor):
         return check_query(query_bundle.query_str)
 
     def _texts(self, nodes: list[NodeWithScore]) -> list[str]:
-        texts = []
-        for i, nws in enumerate(nodes):
-            if not isinstance(nws, NodeWithScore):
-                raise InvalidInputError(f"node {i} is {type(nws).__name__}, not NodeWithScore")
-            texts.append(nws.node.get_content(metadata_mode=self.metadata_mode))
-        return texts
+        return [nws.node.get_content(metadata_mode=self.metadata_mode) for nws in nodes]
 
     def _start(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> None:
         dispatcher.event(
@@ -144,8 +144,21 @@ class RerankPostprocessor(BaseNodePostprocessor):
         return out
 
 
+def _node_list(nodes: Any) -> list[NodeWithScore]:
+    """The candidates as a list (any iterable, listed once), each a ``NodeWithScore``."""
+    if isinstance(nodes, (str, bytes, Mapping)) or not isinstance(nodes, Iterable):
+        raise InvalidInputError(
+            f"nodes must be a sequence (or any iterable) of NodeWithScore, got {type(nodes).__name__}"
+        )
+    listed = list(nodes)
+    for i, nws in enumerate(listed):
+        if not isinstance(nws, NodeWithScore):
+            raise InvalidInputError(f"node {i} is {type(nws).__name__}, not NodeWithScore")
+    return listed
+
+
 def _metadata(nodes: list[NodeWithScore]) -> list[Any]:
-    # Read by the reranker's rank_fields control (after _texts checked the node types).
+    # Read by the reranker's rank_fields control (after _node_list checked the node types).
     return [nws.node.metadata for nws in nodes]
 
 
