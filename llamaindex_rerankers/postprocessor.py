@@ -27,7 +27,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
-from rag_rerankers.factory import adapter_fields, init_reranker
+from rag_rerankers.factory import adapter_field, adapter_fields
 from rag_rerankers.types import RankedItem
 
 dispatcher = get_dispatcher(__name__)
@@ -46,8 +46,12 @@ class RerankPostprocessor(BaseNodePostprocessor):
             ``metadata["retrieval_score"]`` (hidden from the LLM and the embedding).
         metadata_mode: which node text the reranker reads, as LlamaIndex's ``MetadataMode``
             (``"embed"`` by default, like LlamaIndex's own rerankers; ``"none"`` for text only).
+        **options: ranking controls (``score_threshold``, ``normalize``, ``fallbacks``, ...)
+            and backend options, applied to the reranker exactly as :func:`init_postprocessor`
+            applies them; an unknown name is a ``ConfigError`` naming the closest valid one.
 
-    The nodes may be any iterable of ``NodeWithScore`` (a generator too).
+    The nodes may be any iterable of ``NodeWithScore`` (a generator too). Assigning ``top_n``
+    later is checked (``InvalidInputError``); assigning ``reranker`` builds it.
     """
 
     reranker: Reranker = Field(description="The backend: config string, dict or Reranker.")
@@ -55,8 +59,12 @@ class RerankPostprocessor(BaseNodePostprocessor):
     keep_retrieval_score: bool = Field(default=False)
     metadata_mode: MetadataMode = Field(default=MetadataMode.EMBED)
 
-    def __init__(self, reranker: Any = None, **data: Any) -> None:
-        super().__init__(**adapter_fields("RerankPostprocessor", reranker, data))
+    def __init__(self, reranker: Any = None, **options: Any) -> None:
+        cls = type(self)
+        super().__init__(**adapter_fields(cls.__name__, reranker, options, cls.model_fields))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, adapter_field(name, value))
 
     @field_serializer("reranker")
     def _describe_reranker(self, reranker: Reranker) -> dict[str, Any]:
@@ -172,17 +180,14 @@ def init_postprocessor(
     """Build a :class:`RerankPostprocessor` from a config string, dict or ``Reranker``.
 
     ``keep_retrieval_score`` and ``metadata_mode`` go to the postprocessor; other keyword
-    arguments are backend options.
+    arguments are ranking controls and backend options. The same as
+    ``RerankPostprocessor(reranker=spec, top_n=..., **kwargs)``.
 
     Example:
         >>> from llamaindex_rerankers import init_postprocessor
         >>> init_postprocessor("bm25", top_n=5).top_n
         5
     """
-    fields: dict[str, Any] = {
-        k: kwargs.pop(k) for k in ("keep_retrieval_score", "metadata_mode") if k in kwargs
-    }
-    fields["reranker"] = init_reranker(spec, **kwargs)
     if top_n is not UNSET:
-        fields["top_n"] = top_n
-    return RerankPostprocessor(**fields)
+        kwargs["top_n"] = top_n
+    return RerankPostprocessor(reranker=spec, **kwargs)

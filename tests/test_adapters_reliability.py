@@ -1,7 +1,10 @@
-"""The adapters' input: any iterable of nodes.
+"""The adapters as objects: any iterable of nodes, and constructor arguments.
 
 - the LlamaIndex postprocessor accepts any iterable of ``NodeWithScore`` (a generator used to
-  fail with a raw ``TypeError`` or "0 metadata entries"), like the LangChain compressor.
+  fail with a raw ``TypeError`` or "0 metadata entries"), like the LangChain compressor;
+- the constructors apply ranking controls and backend options exactly like ``init_compressor``
+  / ``init_postprocessor`` (they used to ignore them), refuse unknown names with the closest
+  valid one, and assigning a bad ``top_n`` is an ``InvalidInputError``.
 
 The table in docs/reliability.md ("Adapters as objects") lists the same cases.
 """
@@ -17,9 +20,11 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events.rerank import ReRankStartEvent
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from langchain_rerankers import RerankCompressor
-from llamaindex_rerankers import RerankPostprocessor
-from rag_rerankers.errors import InvalidInputError
+from langchain_rerankers import RerankCompressor, init_compressor
+from llamaindex_rerankers import RerankPostprocessor, init_postprocessor
+from rag_rerankers import init_reranker
+from rag_rerankers.base import check_top_n
+from rag_rerankers.errors import ConfigError, InvalidInputError
 
 QUERY = "bicycle chain"
 TEXTS = ["baking bread", "oil the bicycle chain", "a chain of shops", "bicycle chain bicycle chain"]
@@ -123,3 +128,122 @@ def test_llamaindex_nodes_that_are_not_an_iterable(bad):
         post.postprocess_nodes(bad, query_str=QUERY)
     with pytest.raises(InvalidInputError, match="nodes must be a sequence"):
         asyncio.run(post.apostprocess_nodes(bad, query_str=QUERY))
+
+
+# --------------------------------------------------------------------------- 10: constructor arguments
+def _construct(entry: str, spec, **kwargs):
+    if entry == "RerankCompressor":
+        return RerankCompressor(reranker=spec, **kwargs)
+    if entry == "init_compressor":
+        return init_compressor(spec, **kwargs)
+    if entry == "RerankPostprocessor":
+        return RerankPostprocessor(reranker=spec, **kwargs)
+    return init_postprocessor(spec, **kwargs)
+
+
+ENTRIES = ["RerankCompressor", "init_compressor", "RerankPostprocessor", "init_postprocessor"]
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [("topn", "top_n"), ("score_treshold", "score_threshold"), ("normalise", "normalize"),
+     ("k_1", "k1"), ("fallback", "fallbacks")],
+)
+def test_unknown_arguments_are_refused_with_the_closest_name(entry, name, suggestion):
+    with pytest.raises(ConfigError, match=f"did you mean '{suggestion}'\\?") as info:
+        _construct(entry, "bm25", **{name: 1})
+    assert repr(name) in str(info.value)
+
+
+@pytest.mark.parametrize("entry", ["RerankPostprocessor", "init_postprocessor"])
+def test_llamaindex_field_typos_are_refused_too(entry):
+    with pytest.raises(ConfigError, match="did you mean 'keep_retrieval_score'"):
+        _construct(entry, "bm25", keep_retrival_score=True)
+    with pytest.raises(ConfigError, match="did you mean 'metadata_mode'"):
+        _construct(entry, "bm25", metadata_mod="none")
+
+
+@pytest.mark.parametrize("entry", ["RerankCompressor", "RerankPostprocessor"])
+def test_langchain_has_no_llamaindex_fields(entry):
+    if entry == "RerankCompressor":
+        with pytest.raises(ConfigError, match="'keep_retrieval_score'"):
+            _construct(entry, "bm25", keep_retrieval_score=True)
+    else:
+        assert _construct(entry, "bm25", keep_retrieval_score=True).keep_retrieval_score
+
+
+CONTROLS = [
+    {"score_threshold": 100.0},
+    {"normalize": "minmax"},
+    {"fallbacks": ["bm25?k1=0.9"]},
+    {"dedup": "collapse", "rank_fields": "title"},
+    {"k1": 1.2, "b": 0.5},
+]
+
+
+def _facts(adapter) -> tuple:
+    rr = adapter.reranker
+    setup = rr.ranking_setup
+    return (type(rr), rr.k1, rr.b, setup.controls, [f.name for f in setup.fallbacks], adapter.top_n)
+
+
+@pytest.mark.parametrize("options", CONTROLS, ids=lambda o: ",".join(o))
+@pytest.mark.parametrize("pair", [("RerankCompressor", "init_compressor"),
+                                  ("RerankPostprocessor", "init_postprocessor")])
+def test_constructor_applies_controls_and_options_like_init(pair, options):
+    constructor, init = pair
+    built = _construct(constructor, "bm25", top_n=2, **options)
+    want = _construct(init, "bm25", top_n=2, **options)
+    reference = init_reranker("bm25", **options)
+    assert _facts(built) == _facts(want)
+    assert _facts(built)[:5] == _facts(type(built)(reranker=reference, top_n=2))[:5]
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_score_threshold_given_to_any_entry_point_filters(entry):
+    kwargs = {"metadata_mode": "none"} if "ostprocessor" in entry else {}
+    adapter = _construct(entry, "bm25", top_n=None, score_threshold=100.0, **kwargs)
+    assert adapter.reranker.ranking_setup.controls.score_threshold == 100.0
+    assert _run(adapter) == []
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_options_with_a_built_reranker_are_refused_by_every_entry_point(entry):
+    with pytest.raises(ConfigError, match="already built Reranker"):
+        _construct(entry, init_reranker("bm25"), score_threshold=0.5)
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_top_n_from_the_spec_and_explicit_top_n_agree_everywhere(entry):
+    assert _construct(entry, "bm25?top_n=5").top_n == 5
+    assert _construct(entry, "bm25?top_n=5", top_n=1).top_n == 1
+    assert _construct(entry, "bm25").top_n == 3
+    with pytest.raises(InvalidInputError, match="top_n must be None"):
+        _construct(entry, "bm25", top_n=0)
+
+
+@pytest.mark.parametrize("kind", ADAPTERS)
+@pytest.mark.parametrize("bad", [2.5, 0, -1, True, "3"])
+def test_assigning_a_bad_top_n_is_a_typed_error(kind, bad):
+    adapter = _adapter(kind, "bm25", top_n=2)
+    with pytest.raises(InvalidInputError) as info:
+        adapter.top_n = bad
+    with pytest.raises(InvalidInputError) as expected:
+        check_top_n(bad)
+    assert str(info.value) == str(expected.value)
+    assert adapter.top_n == 2  # unchanged
+    adapter.top_n = 1
+    assert len(_run(adapter)) == 1
+    adapter.top_n = None
+    assert len(_run(adapter)) == len(TEXTS)
+
+
+@pytest.mark.parametrize("kind", ADAPTERS)
+def test_assigning_a_reranker_builds_it(kind):
+    adapter = _adapter(kind, "bm25")
+    adapter.reranker = "bm25?k1=0.7"
+    assert adapter.reranker.k1 == 0.7
+    with pytest.raises(ConfigError, match="unknown backend"):
+        adapter.reranker = "nope"
+    assert adapter.reranker.k1 == 0.7
