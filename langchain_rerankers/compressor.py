@@ -25,7 +25,7 @@ from pydantic import ConfigDict, Field, field_serializer
 
 from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
-from rag_rerankers.factory import adapter_field, adapter_fields
+from rag_rerankers.factory import adapter_copy_check, adapter_field, adapter_fields
 from rag_rerankers.types import RankedItem
 
 SCORE_KEY = "relevance_score"
@@ -43,7 +43,8 @@ class RerankCompressor(BaseDocumentCompressor):
             applies them; an unknown name is a ``ConfigError`` naming the closest valid one.
 
     Assigning ``top_n`` later is checked (``InvalidInputError``); assigning ``reranker`` builds
-    it.
+    it. It pickles and deep-copies when its reranker does, otherwise raises ``ConfigError``
+    and stays as it was; ``copy.copy`` shares the reranker.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=False)
@@ -57,6 +58,15 @@ class RerankCompressor(BaseDocumentCompressor):
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, adapter_field(name, value))
+
+    def __getstate__(self) -> dict[Any, Any]:
+        adapter_copy_check(type(self).__name__, self.reranker)
+        return super().__getstate__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> RerankCompressor:
+        memo = {} if memo is None else memo
+        adapter_copy_check(type(self).__name__, self.reranker, memo)
+        return super().__deepcopy__(memo)
 
     @field_serializer("reranker")
     def _describe_reranker(self, reranker: Reranker) -> dict[str, Any]:

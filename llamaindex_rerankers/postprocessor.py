@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,7 +28,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
-from rag_rerankers.factory import adapter_field, adapter_fields
+from rag_rerankers.factory import adapter_copy_check, adapter_field, adapter_fields
 from rag_rerankers.types import RankedItem
 
 dispatcher = get_dispatcher(__name__)
@@ -51,7 +52,10 @@ class RerankPostprocessor(BaseNodePostprocessor):
             applies them; an unknown name is a ``ConfigError`` naming the closest valid one.
 
     The nodes may be any iterable of ``NodeWithScore`` (a generator too). Assigning ``top_n``
-    later is checked (``InvalidInputError``); assigning ``reranker`` builds it.
+    later is checked (``InvalidInputError``); assigning ``reranker`` builds it. It pickles and
+    deep-copies when its reranker does, otherwise raises ``ConfigError`` and stays as it was
+    (LlamaIndex's own ``__getstate__`` would delete the reranker from it); ``copy.copy``
+    shares the reranker.
     """
 
     reranker: Reranker = Field(description="The backend: config string, dict or Reranker.")
@@ -65,6 +69,17 @@ class RerankPostprocessor(BaseNodePostprocessor):
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, adapter_field(name, value))
+
+    def __getstate__(self) -> dict[Any, Any]:
+        adapter_copy_check(type(self).__name__, self.reranker)
+        # LlamaIndex's __getstate__ deletes what does not pickle from the state, which is this
+        # object's own __dict__: give it a shallow copy, so this object never loses a field.
+        return super(RerankPostprocessor, copy.copy(self)).__getstate__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> RerankPostprocessor:
+        memo = {} if memo is None else memo
+        adapter_copy_check(type(self).__name__, self.reranker, memo)
+        return super().__deepcopy__(memo)
 
     @field_serializer("reranker")
     def _describe_reranker(self, reranker: Reranker) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import inspect
 import os
+import pickle
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -274,6 +276,39 @@ def adapter_field(name: str, value: Any) -> Any:
             raise ConfigError("reranker cannot be None: give a config string, dict or Reranker")
         return init_reranker(value)
     return value
+
+
+def adapter_copy_check(owner: str, reranker: Any, memo: dict[int, Any] | None = None) -> None:
+    """Refuse to pickle (``memo`` is None) or deep-copy (into ``memo``) an adapter whose
+    reranker cannot be, before anything is changed.
+
+    A reranker that holds HTTP clients, locks or a cache does not pickle. The error
+    (:class:`ConfigError`) names the way out: send the config string and build the adapter
+    again, or ``copy.copy`` it to share the reranker. With ``memo``, the reranker's deep copy
+    is left in it, so the adapter's own deep copy reuses it.
+
+    Example:
+        >>> adapter_copy_check("Adapter", init_reranker("bm25"))  # bm25 without a cache pickles
+        >>> try:
+        ...     adapter_copy_check("Adapter", init_reranker("bm25?cache=memory"))
+        ... except ConfigError as err:
+        ...     print(str(err).split(". ")[0])
+        Adapter cannot be pickled: its reranker 'bm25' cannot (TypeError: cannot pickle '_thread.lock' object)
+    """
+    try:
+        if memo is None:
+            pickle.dumps(reranker)
+        else:
+            copy.deepcopy(reranker, memo)
+    except Exception as exc:
+        done = "pickled" if memo is None else "deep-copied"
+        name = getattr(reranker, "name", type(reranker).__name__)
+        raise ConfigError(
+            f"{owner} cannot be {done}: its reranker {name!r} cannot ({type(exc).__name__}: "
+            f"{exc}). A reranker that holds HTTP clients, locks or a cache does not pickle: send "
+            f"the config string instead and build a new {owner} from it where it is needed, or "
+            "use copy.copy() to share the reranker within a process"
+        ) from exc
 
 
 def reranker_from_env(

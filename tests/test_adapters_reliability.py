@@ -1,5 +1,9 @@
-"""The adapters as objects: any iterable of nodes, and constructor arguments.
+"""The adapters as objects: pickling and copying, any iterable of nodes, and constructor arguments.
 
+- ``pickle``/``copy``/``deepcopy`` treat ``RerankCompressor`` and ``RerankPostprocessor`` alike:
+  an adapter whose reranker can be pickled (deep-copied) can be too; otherwise a ``ConfigError``,
+  and the original is never changed (LlamaIndex's ``__getstate__`` used to delete the reranker
+  from the live postprocessor);
 - the LlamaIndex postprocessor accepts any iterable of ``NodeWithScore`` (a generator used to
   fail with a raw ``TypeError`` or "0 metadata entries"), like the LangChain compressor;
 - the constructors apply ranking controls and backend options exactly like ``init_compressor``
@@ -12,6 +16,9 @@ The table in docs/reliability.md ("Adapters as objects") lists the same cases.
 from __future__ import annotations
 
 import asyncio
+import copy
+import pickle
+import traceback
 
 import pytest
 from langchain_core.documents import Document
@@ -24,7 +31,7 @@ from langchain_rerankers import RerankCompressor, init_compressor
 from llamaindex_rerankers import RerankPostprocessor, init_postprocessor
 from rag_rerankers import init_reranker
 from rag_rerankers.base import check_top_n
-from rag_rerankers.errors import ConfigError, InvalidInputError
+from rag_rerankers.errors import ConfigError, InvalidInputError, RerankerError
 
 QUERY = "bicycle chain"
 TEXTS = ["baking bread", "oil the bicycle chain", "a chain of shops", "bicycle chain bicycle chain"]
@@ -61,6 +68,60 @@ def _run(adapter) -> list[int]:
 
 
 ADAPTERS = ["langchain", "llamaindex"]
+
+
+# --------------------------------------------------------------------------- 8: pickle and copies
+def _unpicklable(which: str):
+    if which == "bm25-cache":  # a memory cache holds a threading.Lock
+        return init_reranker("bm25?cache=memory")
+    # an API backend holds HTTP clients (never contacted here)
+    return init_reranker("jina", api_key="not-a-real-key", base_url="http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize("which", ["bm25-cache", "api"])
+@pytest.mark.parametrize("kind", ADAPTERS)
+def test_pickling_with_an_unpicklable_reranker_is_a_config_error_and_changes_nothing(kind, which):
+    rr = _unpicklable(which)
+    adapter = _adapter(kind, rr)
+    fields = dict(vars(adapter))
+    with pytest.raises(ConfigError, match="cannot be pickled") as info:
+        pickle.dumps(adapter)
+    assert isinstance(info.value, RerankerError)
+    assert type(adapter).__name__ in str(info.value) and "config string" in str(info.value)
+    if which == "api":  # the key is in no part of the error
+        assert "not-a-real-key" not in "".join(traceback.format_exception(info.value))
+    # the original is untouched: same fields, same reranker object, still usable
+    assert vars(adapter) == fields and adapter.reranker is rr
+    if which == "bm25-cache":
+        assert _run(adapter)[0] == 3
+
+
+@pytest.mark.parametrize("kind", ADAPTERS)
+def test_pickling_with_a_picklable_reranker_round_trips(kind):
+    adapter = _adapter(kind, "bm25?k1=1.2", top_n=2)
+    want = _run(adapter)
+    clone = pickle.loads(pickle.dumps(adapter))
+    assert type(clone) is type(adapter) and clone.top_n == 2 and clone.reranker.k1 == 1.2
+    assert clone.reranker is not adapter.reranker
+    assert _run(clone) == want == _run(adapter)
+
+
+@pytest.mark.parametrize("kind", ADAPTERS)
+def test_deepcopy_follows_the_reranker_and_copy_shares_it(kind):
+    adapter = _adapter(kind, "bm25", top_n=2)
+    deep = copy.deepcopy(adapter)
+    assert deep.reranker is not adapter.reranker and _run(deep) == _run(adapter)
+    assert adapter.model_copy(deep=True).reranker is not adapter.reranker
+
+    locked = _adapter(kind, "bm25?cache=memory")
+    fields = dict(vars(locked))
+    with pytest.raises(ConfigError, match="cannot be deep-copied"):
+        copy.deepcopy(locked)
+    with pytest.raises(ConfigError, match="cannot be deep-copied"):
+        locked.model_copy(deep=True)
+    assert vars(locked) == fields
+    shallow = copy.copy(locked)  # a shallow copy shares the reranker: always possible
+    assert shallow.reranker is locked.reranker and _run(shallow) == _run(locked)
 
 
 # --------------------------------------------------------------------------- 9: any iterable of nodes
