@@ -25,7 +25,7 @@ from pydantic import ConfigDict, Field, field_serializer
 
 from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
-from rag_rerankers.factory import adapter_fields, init_reranker
+from rag_rerankers.factory import adapter_copy_check, adapter_field, adapter_fields
 from rag_rerankers.types import RankedItem
 
 SCORE_KEY = "relevance_score"
@@ -38,6 +38,13 @@ class RerankCompressor(BaseDocumentCompressor):
         reranker: a config string (``"cohere:rerank-v3.5"``), a dict, or a ``Reranker``.
         top_n: keep the best ``top_n`` (default 3; ``None`` keeps all). When not given and the
             config string sets ``top_n``, that value is used.
+        **options: ranking controls (``score_threshold``, ``normalize``, ``fallbacks``, ...)
+            and backend options, applied to the reranker exactly as :func:`init_compressor`
+            applies them; an unknown name is a ``ConfigError`` naming the closest valid one.
+
+    Assigning ``top_n`` later is checked (``InvalidInputError``); assigning ``reranker`` builds
+    it. It pickles and deep-copies when its reranker does, otherwise raises ``ConfigError``
+    and stays as it was; ``copy.copy`` shares the reranker.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=False)
@@ -45,8 +52,21 @@ class RerankCompressor(BaseDocumentCompressor):
     reranker: Reranker = Field(description="The backend: config string, dict or Reranker.")
     top_n: int | None = Field(default=3, description="Documents to keep; None keeps all.")
 
-    def __init__(self, reranker: Any = None, **data: Any) -> None:
-        super().__init__(**adapter_fields("RerankCompressor", reranker, data))
+    def __init__(self, reranker: Any = None, **options: Any) -> None:
+        cls = type(self)
+        super().__init__(**adapter_fields(cls.__name__, reranker, options, cls.model_fields))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, adapter_field(name, value))
+
+    def __getstate__(self) -> dict[Any, Any]:
+        adapter_copy_check(type(self).__name__, self.reranker)
+        return super().__getstate__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> RerankCompressor:
+        memo = {} if memo is None else memo
+        adapter_copy_check(type(self).__name__, self.reranker, memo)
+        return super().__deepcopy__(memo)
 
     @field_serializer("reranker")
     def _describe_reranker(self, reranker: Reranker) -> dict[str, Any]:
@@ -127,14 +147,14 @@ def init_compressor(
     """Build a :class:`RerankCompressor` from a config string, dict or ``Reranker``.
 
     ``top_n``: as given; else the spec's ``top_n``; else 3. Other keyword arguments are
-    backend options (they override the spec's).
+    ranking controls and backend options (they override the spec's). The same as
+    ``RerankCompressor(reranker=spec, top_n=..., **overrides)``.
 
     Example:
         >>> from langchain_rerankers import init_compressor
         >>> init_compressor("bm25?k1=1.2", top_n=5).top_n
         5
     """
-    fields: dict[str, Any] = {"reranker": init_reranker(spec, **overrides)}
     if top_n is not UNSET:
-        fields["top_n"] = top_n
-    return RerankCompressor(**fields)
+        overrides["top_n"] = top_n
+    return RerankCompressor(reranker=spec, **overrides)

@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, field_serializer
@@ -26,7 +28,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
-from rag_rerankers.factory import adapter_fields, init_reranker
+from rag_rerankers.factory import adapter_copy_check, adapter_field, adapter_fields
 from rag_rerankers.types import RankedItem
 
 dispatcher = get_dispatcher(__name__)
@@ -45,6 +47,15 @@ class RerankPostprocessor(BaseNodePostprocessor):
             ``metadata["retrieval_score"]`` (hidden from the LLM and the embedding).
         metadata_mode: which node text the reranker reads, as LlamaIndex's ``MetadataMode``
             (``"embed"`` by default, like LlamaIndex's own rerankers; ``"none"`` for text only).
+        **options: ranking controls (``score_threshold``, ``normalize``, ``fallbacks``, ...)
+            and backend options, applied to the reranker exactly as :func:`init_postprocessor`
+            applies them; an unknown name is a ``ConfigError`` naming the closest valid one.
+
+    The nodes may be any iterable of ``NodeWithScore`` (a generator too). Assigning ``top_n``
+    later is checked (``InvalidInputError``); assigning ``reranker`` builds it. It pickles and
+    deep-copies when its reranker does, otherwise raises ``ConfigError`` and stays as it was
+    (LlamaIndex's own ``__getstate__`` would delete the reranker from it); ``copy.copy``
+    shares the reranker.
     """
 
     reranker: Reranker = Field(description="The backend: config string, dict or Reranker.")
@@ -52,8 +63,23 @@ class RerankPostprocessor(BaseNodePostprocessor):
     keep_retrieval_score: bool = Field(default=False)
     metadata_mode: MetadataMode = Field(default=MetadataMode.EMBED)
 
-    def __init__(self, reranker: Any = None, **data: Any) -> None:
-        super().__init__(**adapter_fields("RerankPostprocessor", reranker, data))
+    def __init__(self, reranker: Any = None, **options: Any) -> None:
+        cls = type(self)
+        super().__init__(**adapter_fields(cls.__name__, reranker, options, cls.model_fields))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, adapter_field(name, value))
+
+    def __getstate__(self) -> dict[Any, Any]:
+        adapter_copy_check(type(self).__name__, self.reranker)
+        # LlamaIndex's __getstate__ deletes what does not pickle from the state, which is this
+        # object's own __dict__: give it a shallow copy, so this object never loses a field.
+        return super(RerankPostprocessor, copy.copy(self)).__getstate__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> RerankPostprocessor:
+        memo = {} if memo is None else memo
+        adapter_copy_check(type(self).__name__, self.reranker, memo)
+        return super().__deepcopy__(memo)
 
     @field_serializer("reranker")
     def _describe_reranker(self, reranker: Reranker) -> dict[str, Any]:
@@ -65,12 +91,13 @@ class RerankPostprocessor(BaseNodePostprocessor):
         return "RerankPostprocessor"
 
     def _postprocess_nodes(
-        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+        self, nodes: Iterable[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         query = self._query(query_bundle)
+        nodes = _node_list(nodes)  # checked before the start event, which would reject them
         if not nodes:
             return []
-        texts = self._texts(nodes)  # checked before the start event, which would reject them
+        texts = self._texts(nodes)
         self._start(nodes, query_bundle)
         items = self.reranker.rank(
             query, texts, top_n=self.top_n, metadata=_metadata(nodes)
@@ -78,12 +105,13 @@ class RerankPostprocessor(BaseNodePostprocessor):
         return self._finish(nodes, items)
 
     async def _apostprocess_nodes(
-        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+        self, nodes: Iterable[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         query = self._query(query_bundle)
+        nodes = _node_list(nodes)  # checked before the start event, which would reject them
         if not nodes:
             return []
-        texts = self._texts(nodes)  # checked before the start event, which would reject them
+        texts = self._texts(nodes)
         self._start(nodes, query_bundle)
         items = await self.reranker.arank(
             query, texts, top_n=self.top_n, metadata=_metadata(nodes)
@@ -101,12 +129,7 @@ class RerankPostprocessor(BaseNodePostprocessor):
         return check_query(query_bundle.query_str)
 
     def _texts(self, nodes: list[NodeWithScore]) -> list[str]:
-        texts = []
-        for i, nws in enumerate(nodes):
-            if not isinstance(nws, NodeWithScore):
-                raise InvalidInputError(f"node {i} is {type(nws).__name__}, not NodeWithScore")
-            texts.append(nws.node.get_content(metadata_mode=self.metadata_mode))
-        return texts
+        return [nws.node.get_content(metadata_mode=self.metadata_mode) for nws in nodes]
 
     def _start(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> None:
         dispatcher.event(
@@ -144,8 +167,21 @@ class RerankPostprocessor(BaseNodePostprocessor):
         return out
 
 
+def _node_list(nodes: Any) -> list[NodeWithScore]:
+    """The candidates as a list (any iterable, listed once), each a ``NodeWithScore``."""
+    if isinstance(nodes, (str, bytes, Mapping)) or not isinstance(nodes, Iterable):
+        raise InvalidInputError(
+            f"nodes must be a sequence (or any iterable) of NodeWithScore, got {type(nodes).__name__}"
+        )
+    listed = list(nodes)
+    for i, nws in enumerate(listed):
+        if not isinstance(nws, NodeWithScore):
+            raise InvalidInputError(f"node {i} is {type(nws).__name__}, not NodeWithScore")
+    return listed
+
+
 def _metadata(nodes: list[NodeWithScore]) -> list[Any]:
-    # Read by the reranker's rank_fields control (after _texts checked the node types).
+    # Read by the reranker's rank_fields control (after _node_list checked the node types).
     return [nws.node.metadata for nws in nodes]
 
 
@@ -159,17 +195,14 @@ def init_postprocessor(
     """Build a :class:`RerankPostprocessor` from a config string, dict or ``Reranker``.
 
     ``keep_retrieval_score`` and ``metadata_mode`` go to the postprocessor; other keyword
-    arguments are backend options.
+    arguments are ranking controls and backend options. The same as
+    ``RerankPostprocessor(reranker=spec, top_n=..., **kwargs)``.
 
     Example:
         >>> from llamaindex_rerankers import init_postprocessor
         >>> init_postprocessor("bm25", top_n=5).top_n
         5
     """
-    fields: dict[str, Any] = {
-        k: kwargs.pop(k) for k in ("keep_retrieval_score", "metadata_mode") if k in kwargs
-    }
-    fields["reranker"] = init_reranker(spec, **kwargs)
     if top_n is not UNSET:
-        fields["top_n"] = top_n
-    return RerankPostprocessor(**fields)
+        kwargs["top_n"] = top_n
+    return RerankPostprocessor(reranker=spec, **kwargs)
