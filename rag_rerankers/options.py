@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rag_rerankers.config import format_value
+from rag_rerankers.config import format_value, redact_spec
 from rag_rerankers.errors import ConfigError
 
 OptionType = Literal["int", "float", "bool", "str", "list"]
@@ -94,9 +94,11 @@ class Option:
                 f"got {type(value).__name__}"
             )
         if self.choices is not None and value not in self.choices:
+            # Redacted: a mistyped separator ("keep?api_key=...") puts a key in this value.
+            shown = redact_spec(value) if isinstance(value, str) else value
             raise ConfigError(
                 f"option {self.name!r} of backend {backend!r} must be one of "
-                f"{list(self.choices)}, got {value!r}"
+                f"{list(self.choices)}, got {shown!r}"
             )
         return value
 

@@ -225,3 +225,9 @@ def test_a_text_option_gets_the_text_as_written(text: str) -> None:
         rr.rank("red", ["red apple", "sky"])
         assert server.requests[-1].headers["authorization"] == f"Bearer {text}"
     assert init_reranker(f"embedding?offline=true&query_prefix={text}").query_prefix == text
+
+
+def test_a_refused_choice_does_not_show_a_key_typed_into_it() -> None:
+    with pytest.raises(ConfigError) as info:
+        init_reranker(f"bm25?dedup=keep?api_key={CANARY}")
+    assert CANARY not in str(info.value) and "api_key=***" in str(info.value)

@@ -30,7 +30,8 @@ from rag_rerankers.errors import ConfigError
 from rag_rerankers.evaluation import compare, evaluate
 from rag_rerankers.evaluation.report import comparison_table, result_table
 from rag_rerankers.evaluation.runner import spec_label
-from tests.eval_support import tiny_dataset
+
+from eval.helpers import tiny_dataset
 
 KEY = "sk-canary-5e1f77"
 OTHER_KEY = "sk-canary-0a9c33"
