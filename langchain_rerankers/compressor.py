@@ -25,13 +25,13 @@ from pydantic import ConfigDict, Field, field_serializer
 
 from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
-from rag_rerankers.factory import adapter_copy_check, adapter_field, adapter_fields
+from rag_rerankers.factory import RerankerAdapter
 from rag_rerankers.types import RankedItem
 
 SCORE_KEY = "relevance_score"
 
 
-class RerankCompressor(BaseDocumentCompressor):
+class RerankCompressor(RerankerAdapter, BaseDocumentCompressor):
     """Rerank retrieved documents with any rag-rerankers backend.
 
     Args:
@@ -53,20 +53,7 @@ class RerankCompressor(BaseDocumentCompressor):
     top_n: int | None = Field(default=3, description="Documents to keep; None keeps all.")
 
     def __init__(self, reranker: Any = None, **options: Any) -> None:
-        cls = type(self)
-        super().__init__(**adapter_fields(cls.__name__, reranker, options, cls.model_fields))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, adapter_field(name, value))
-
-    def __getstate__(self) -> dict[Any, Any]:
-        adapter_copy_check(type(self).__name__, self.reranker)
-        return super().__getstate__()
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> RerankCompressor:
-        memo = {} if memo is None else memo
-        adapter_copy_check(type(self).__name__, self.reranker, memo)
-        return super().__deepcopy__(memo)
+        super().__init__(reranker, **options)  # RerankerAdapter: options applied as init_* does
 
     @field_serializer("reranker")
     def _describe_reranker(self, reranker: Reranker) -> dict[str, Any]:
@@ -80,14 +67,8 @@ class RerankCompressor(BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """Rerank ``documents`` for ``query``; returns new documents, best first."""
-        docs = _documents(documents)
-        if not docs:
-            check_query(query)  # same answer as the core: a bad query is an error, even here
-            return []
-        items = self.reranker.rank(
-            query, _texts(docs), top_n=self.top_n, metadata=_metadata(docs)
-        )
-        return _to_documents(docs, items)
+        docs, call = self._call(documents, query)
+        return _to_documents(docs, self.reranker.rank(**call)) if call else []
 
     async def acompress_documents(
         self,
@@ -96,14 +77,17 @@ class RerankCompressor(BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """Native async: awaits the backend's ``arank`` (no thread hop for API backends)."""
+        docs, call = self._call(documents, query)
+        return _to_documents(docs, await self.reranker.arank(**call)) if call else []
+
+    def _call(self, documents: Any, query: str) -> tuple[list[Document], dict[str, Any] | None]:
+        """The checked documents and the arguments of ``rank`` (``None``: nothing to rank)."""
         docs = _documents(documents)
         if not docs:
             check_query(query)  # same answer as the core: a bad query is an error, even here
-            return []
-        items = await self.reranker.arank(
-            query, _texts(docs), top_n=self.top_n, metadata=_metadata(docs)
-        )
-        return _to_documents(docs, items)
+            return docs, None
+        return docs, {"query": query, "documents": _texts(docs), "top_n": self.top_n,
+                      "metadata": _metadata(docs)}
 
 
 def _documents(documents: Any) -> list[Document]:

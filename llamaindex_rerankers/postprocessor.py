@@ -28,7 +28,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
-from rag_rerankers.factory import adapter_copy_check, adapter_field, adapter_fields
+from rag_rerankers.factory import RerankerAdapter, adapter_copy_check
 from rag_rerankers.types import RankedItem
 
 dispatcher = get_dispatcher(__name__)
@@ -36,7 +36,7 @@ dispatcher = get_dispatcher(__name__)
 RETRIEVAL_SCORE_KEY = "retrieval_score"
 
 
-class RerankPostprocessor(BaseNodePostprocessor):
+class RerankPostprocessor(RerankerAdapter, BaseNodePostprocessor):
     """Rerank retrieved nodes with any rag-rerankers backend.
 
     Args:
@@ -64,22 +64,13 @@ class RerankPostprocessor(BaseNodePostprocessor):
     metadata_mode: MetadataMode = Field(default=MetadataMode.EMBED)
 
     def __init__(self, reranker: Any = None, **options: Any) -> None:
-        cls = type(self)
-        super().__init__(**adapter_fields(cls.__name__, reranker, options, cls.model_fields))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, adapter_field(name, value))
+        super().__init__(reranker, **options)  # RerankerAdapter: options applied as init_* does
 
     def __getstate__(self) -> dict[Any, Any]:
         adapter_copy_check(type(self).__name__, self.reranker)
         # LlamaIndex's __getstate__ deletes what does not pickle from the state, which is this
         # object's own __dict__: give it a shallow copy, so this object never loses a field.
         return super(RerankPostprocessor, copy.copy(self)).__getstate__()
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> RerankPostprocessor:
-        memo = {} if memo is None else memo
-        adapter_copy_check(type(self).__name__, self.reranker, memo)
-        return super().__deepcopy__(memo)
 
     @field_serializer("reranker")
     def _describe_reranker(self, reranker: Reranker) -> dict[str, Any]:
@@ -93,30 +84,28 @@ class RerankPostprocessor(BaseNodePostprocessor):
     def _postprocess_nodes(
         self, nodes: Iterable[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
-        query = self._query(query_bundle)
-        nodes = _node_list(nodes)  # checked before the start event, which would reject them
-        if not nodes:
-            return []
-        texts = self._texts(nodes)
-        self._start(nodes, query_bundle)
-        items = self.reranker.rank(
-            query, texts, top_n=self.top_n, metadata=_metadata(nodes)
-        )
-        return self._finish(nodes, items)
+        listed, call = self._call(nodes, query_bundle)
+        return self._finish(listed, self.reranker.rank(**call)) if call else []
 
     async def _apostprocess_nodes(
         self, nodes: Iterable[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
+        listed, call = self._call(nodes, query_bundle)
+        return self._finish(listed, await self.reranker.arank(**call)) if call else []
+
+    def _call(
+        self, nodes: Iterable[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> tuple[list[NodeWithScore], dict[str, Any] | None]:
+        """The checked nodes and the arguments of ``rank`` (``None``: nothing to rank); sends
+        the start event."""
         query = self._query(query_bundle)
-        nodes = _node_list(nodes)  # checked before the start event, which would reject them
-        if not nodes:
-            return []
-        texts = self._texts(nodes)
-        self._start(nodes, query_bundle)
-        items = await self.reranker.arank(
-            query, texts, top_n=self.top_n, metadata=_metadata(nodes)
-        )
-        return self._finish(nodes, items)
+        listed = _node_list(nodes)  # checked before the start event, which would reject them
+        if not listed:
+            return listed, None
+        texts = self._texts(listed)
+        self._start(listed, query_bundle)
+        return listed, {"query": query, "documents": texts, "top_n": self.top_n,
+                        "metadata": _metadata(listed)}
 
     # ------------------------------------------------------------------ conversion only
     @staticmethod

@@ -331,3 +331,33 @@ def reranker_from_env(
             "'bm25' or 'cohere:rerank-v3.5?top_n=5', or pass default=..."
         )
     return init_reranker(default, **overrides)
+
+
+class RerankerAdapter:
+    """What the LangChain compressor and the LlamaIndex postprocessor share, written once.
+
+    A mixin placed before the framework's pydantic base class: the constructor applies
+    controls and backend options as ``init_*`` do (:func:`adapter_fields`), assignments are
+    checked (:func:`adapter_field`), and copies refuse a reranker that cannot be copied
+    (:func:`adapter_copy_check`). It imports no framework.
+    """
+
+    reranker: Reranker
+
+    def __init__(self, reranker: Any = None, **options: Any) -> None:
+        cls = type(self)
+        super().__init__(  # type: ignore[call-arg]
+            **adapter_fields(cls.__name__, reranker, options, cls.model_fields)  # type: ignore[attr-defined]
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, adapter_field(name, value))
+
+    def __getstate__(self) -> dict[Any, Any]:
+        adapter_copy_check(type(self).__name__, self.reranker)
+        return super().__getstate__()  # type: ignore[misc,no-any-return]
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
+        memo = {} if memo is None else memo
+        adapter_copy_check(type(self).__name__, self.reranker, memo)
+        return super().__deepcopy__(memo)  # type: ignore[misc]
