@@ -22,8 +22,6 @@ import traceback
 
 import pytest
 from langchain_core.documents import Document
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events.rerank import ReRankStartEvent
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
@@ -125,25 +123,18 @@ def test_deepcopy_follows_the_reranker_and_copy_shares_it(kind):
 
 
 # --------------------------------------------------------------------------- 9: any iterable of nodes
-class _Starts(BaseEventHandler):
-    seen: list = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "_Starts"
-
-    def handle(self, event, **kwargs) -> None:
-        if isinstance(event, ReRankStartEvent):
-            self.seen.append(event)
-
-
 @pytest.fixture
-def starts():
-    handler = _Starts(seen=[])
-    root = get_dispatcher()
-    root.add_event_handler(handler)
-    yield handler.seen
-    root.event_handlers.remove(handler)
+def starts(events):
+    """The rerank start events sent while the test runs."""
+    return _StartsView(events)
+
+
+class _StartsView:
+    def __init__(self, events: list) -> None:
+        self._events = events
+
+    def __iter__(self):
+        return (e for e in self._events if isinstance(e, ReRankStartEvent))
 
 
 def _iterables():

@@ -7,8 +7,6 @@ import copy
 
 import pytest
 from llama_index.core import Settings, VectorStoreIndex
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.llms import MockLLM
 from llama_index.core.schema import Document, NodeWithScore, QueryBundle, TextNode
@@ -34,25 +32,6 @@ def _nodes() -> list[NodeWithScore]:
     ]
 
 
-class Collector(BaseEventHandler):
-    events: list = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Collector"
-
-    def handle(self, event, **kwargs) -> None:
-        if isinstance(event, (ReRankStartEvent, ReRankEndEvent)):
-            self.events.append(event)
-
-
-@pytest.fixture
-def events():
-    handler = Collector(events=[])
-    root = get_dispatcher()
-    root.add_event_handler(handler)
-    yield handler.events
-    root.event_handlers.remove(handler)
 
 
 def test_postprocess_returns_new_nodes(events) -> None:

@@ -173,3 +173,20 @@ def adapter_surfaces(rr: Reranker, top_n: int = 3) -> list[Callable[[str, list[s
         return post.postprocess_nodes(nodes, query_str=query)
 
     return [compress, postprocess]
+
+
+def exception_texts(exc: BaseException) -> list[str]:
+    """Everything an exception shows, its causes and contexts included: the formatted
+    traceback, ``str``, ``repr``, and the ``args`` and attributes of each link of the chain."""
+    import traceback
+
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return [
+        "".join(traceback.format_exception(exc)), str(exc), repr(exc),
+        *(repr(vars(e)) for e in chain if hasattr(e, "__dict__")),
+        *(repr(e.args) for e in chain),
+    ]

@@ -13,7 +13,6 @@ import contextlib
 import io
 import logging
 import pickle
-import traceback
 
 import pytest
 
@@ -21,6 +20,8 @@ from rag_rerankers import init_reranker, list_backends
 from rag_rerankers.base import describe
 from rag_rerankers.errors import ConfigError, RerankerError
 from rag_rerankers.testing import FakeRerankServer
+
+from reliability.helpers import exception_texts
 
 CANARY = "sk-CANARY-d3adb33f-4e1c"
 SERVER_KEY = "server-side-key"  # the fake server accepts only this one
@@ -142,13 +143,7 @@ def _failures(provider: str, server: FakeRerankServer, monkeypatch):
 
 
 def _check_exception(exc: BaseException) -> None:
-    chain, seen = [], exc
-    while seen is not None and len(chain) < 10:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    assert clean("".join(traceback.format_exception(exc)), str(exc), repr(exc),
-                 *(repr(vars(e)) for e in chain if hasattr(e, "__dict__")),
-                 *(repr(e.args) for e in chain))
+    assert clean(*exception_texts(exc))
     assert clean_bytes(pickle.dumps(exc))
 
 

@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import pickle
-import traceback
 from pathlib import Path
 
 import pytest
@@ -32,6 +31,7 @@ from rag_rerankers.evaluation.report import comparison_table, result_table
 from rag_rerankers.evaluation.runner import spec_label
 
 from eval.helpers import tiny_dataset
+from reliability.helpers import exception_texts
 
 KEY = "sk-canary-5e1f77"
 OTHER_KEY = "sk-canary-0a9c33"
@@ -64,12 +64,7 @@ def clean(*texts: str) -> bool:
 
 
 def _check_exception(exc: BaseException) -> None:
-    chain, seen = [], exc
-    while seen is not None and len(chain) < 10:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    assert clean("".join(traceback.format_exception(exc)), str(exc), repr(exc),
-                 *(repr(e.args) for e in chain))
+    assert clean(*exception_texts(exc))
     assert KEY.encode() not in pickle.dumps(exc)
 
 
