@@ -229,6 +229,11 @@ class TokenBudgetReranker(LocalReranker):
         """The cap for this device: the user's, else 1,024 on a CPU (see :func:`batch_token_budget`)."""
         self.token_budget = batch_token_budget(self.batch_tokens, device_type)
 
+    def batches(self, lengths: Sequence[int]) -> Iterator[list[int]]:
+        """Indices of the pairs, in length-sorted batches of at most ``batch_size`` pairs and
+        ``token_budget`` padded tokens (see :func:`length_sorted_batches`)."""
+        return length_sorted_batches(lengths, self.batch_size, self.token_budget)
+
 
 def load_sentence_transformers(
     class_name: str,

@@ -11,9 +11,8 @@ Score: for each query token, the best cosine similarity with any document token,
 the query tokens (:attr:`ScoreType.UNBOUNDED`; at most the query length, 32 by default).
 
 Example:
-    >>> from rag_rerankers.registry import get_backend
-    >>> get_backend("colbert")[1]
-    'colbert-ir/colbertv2.0'
+    >>> [o.name for o in ColBERTReranker.declared_options()]
+    ['top_n', 'device', 'batch_size', 'offline', 'max_length']
 """
 
 from __future__ import annotations

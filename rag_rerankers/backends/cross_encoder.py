@@ -42,7 +42,6 @@ from rag_rerankers.backends._local import (
     DTYPES,
     TokenBudgetReranker,
     TruncationWarner,
-    length_sorted_batches,
     max_length_option,
     torch_dtype,
 )
@@ -393,7 +392,7 @@ class CrossEncoderReranker(TokenBudgetReranker):
             )
             self._truncation.report(cut, len(documents))
             lengths = [len(ids) for ids in columns["input_ids"]]
-            for batch in length_sorted_batches(lengths, self.batch_size, self.token_budget):
+            for batch in self.batches(lengths):
                 features = pad_batch(columns, batch, runtime.pad_token_id)
                 logits = runtime.run(features, amp=self.amp) if self.amp else runtime.run(features)
                 for i, s in zip(batch, head_scores(logits, runtime.num_labels), strict=True):

@@ -30,7 +30,6 @@ from typing import Any
 from rag_rerankers.backends._local import (
     TokenBudgetReranker,
     TruncationWarner,
-    length_sorted_batches,
     max_length_option,
 )
 from rag_rerankers.errors import ConfigError, ModelNotFoundError
@@ -177,7 +176,7 @@ class FlashRankReranker(TokenBudgetReranker):
                 for i, e in zip(long, rt.cut_tokenizer.encode_batch([pairs[i] for i in long]), strict=True):
                     encodings[i] = e
             lengths = [len(e.ids) for e in encodings]
-            for batch in length_sorted_batches(lengths, self.batch_size, self.token_budget):
+            for batch in self.batches(lengths):
                 width = max(lengths[i] for i in batch)
                 ids = np.full((len(batch), width), rt.pad_token_id, dtype=np.int64)
                 types = np.zeros((len(batch), width), dtype=np.int64)

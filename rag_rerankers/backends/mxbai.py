@@ -29,7 +29,6 @@ from rag_rerankers.backends._local import (
     DTYPES,
     TokenBudgetReranker,
     TruncationWarner,
-    length_sorted_batches,
     max_length_option,
     torch_dtype,
 )
@@ -205,7 +204,7 @@ class MxbaiReranker(TokenBudgetReranker):
             lengths = [len(x) for x in inputs]
             device = rt.model.device
             with torch.inference_mode():
-                for batch in length_sorted_batches(lengths, self.batch_size, self.token_budget):
+                for batch in self.batches(lengths):
                     width = max(lengths[i] for i in batch)
                     ids = torch.full((len(batch), width), rt.pad_token_id, dtype=torch.long)
                     mask = torch.zeros((len(batch), width), dtype=torch.long)
