@@ -16,6 +16,11 @@ class ConfigError(RerankerError, ValueError):
     """A config string, dict or option is invalid. The message lists the valid choices."""
 
 
+class MissingCredentialsError(ConfigError):
+    """A backend needs an API key or a server URL that is not configured (the message names
+    the environment variable or option to set)."""
+
+
 class MissingDependencyError(RerankerError, ImportError):
     """A backend's optional dependency is not installed.
 

@@ -5,16 +5,28 @@ from __future__ import annotations
 import copy
 import difflib
 import inspect
+import logging
 import os
 import pickle
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from rag_rerankers.base import Reranker, check_top_n
 from rag_rerankers.config import Spec, parse_spec, redact_spec, spec_from_mapping
 from rag_rerankers.controls.setup import CONTROL_OPTION_NAMES
-from rag_rerankers.errors import ConfigError
+from rag_rerankers.errors import (
+    ConfigError,
+    MissingCredentialsError,
+    MissingDependencyError,
+    ModelNotFoundError,
+)
 from rag_rerankers.registry import BackendInfo, get_backend
+
+logger = logging.getLogger("rag_rerankers")
+
+UNAVAILABLE = (MissingCredentialsError, MissingDependencyError, ModelNotFoundError)
+"""Why a chain member cannot be built here (no key or URL, no extra, no model): with
+``on_error`` other than ``raise``, such a member is skipped with a warning."""
 
 RerankerSpec = str | Mapping[str, Any] | Reranker
 """What :func:`init_reranker` accepts: a config string, a dict, or a ready reranker (and, for
@@ -96,10 +108,17 @@ def init_reranker(spec: RerankerSpec, **overrides: Any) -> Reranker:
         return _init_chain(spec, overrides)
     info, model, options = validate_spec(to_spec(spec, **overrides))
     controls = {k: options.pop(k) for k in list(options) if k in CONTROL_OPTION_NAMES}
-    reranker = _build(info, model, options)
-    if "fallbacks" in controls:
-        controls["fallbacks"] = build_fallbacks(controls["fallbacks"])
-    return reranker.configure(**controls) if controls else reranker
+    if "fallbacks" not in controls:
+        reranker = _build(info, model, options)
+        return reranker.configure(**controls) if controls else reranker
+    if "top_n" in options:  # like a chain's: it applies whichever member ends up first
+        controls["top_n"] = options.pop("top_n")
+    label = redact_spec(spec) if isinstance(spec, str) else info.name
+    members = _build_available(
+        [(label, lambda: _build(info, model, options)), *_fallback_builders(controls["fallbacks"])],
+        skip=controls.get("on_error") != "raise",
+    )
+    return members[0].configure(**{**controls, "fallbacks": members[1:]})
 
 
 def _build(info: BackendInfo, model: str | None, options: dict[str, Any]) -> Reranker:
@@ -122,16 +141,52 @@ def build_fallbacks(value: Any) -> list[Reranker]:
         >>> [r.name for r in build_fallbacks("bm25")]
         ['bm25']
     """
+    return _build_available(_fallback_builders(value), skip=False)
+
+
+Builder = tuple[str, Callable[[], Reranker]]
+
+
+def _fallback_builders(value: Any) -> list[Builder]:
+    """``(label, build)`` for each fallback named by the ``fallbacks`` control."""
     if value is None:
         return []
     if isinstance(value, (str, Mapping, Reranker)):
         value = [value]
-    built: list[Reranker] = []
+    items: list[Any] = []
     for item in value:
         if isinstance(item, str) and "|" not in item and "," in item and "?" not in item:
-            built.extend(init_reranker(part) for part in item.split(","))
+            items.extend(item.split(","))
         else:
-            built.append(init_reranker(item))
+            items.append(item)
+    return [(_label(item), lambda item=item: init_reranker(item)) for item in items]
+
+
+def _label(item: Any) -> str:
+    if isinstance(item, str):
+        return redact_spec(item)
+    if isinstance(item, Mapping):
+        return str(item.get("backend"))
+    return getattr(item, "name", type(item).__name__)
+
+
+def _build_available(builders: list[Builder], *, skip: bool) -> list[Reranker]:
+    """Build a chain's members in order. With ``skip``, a member that cannot be built here
+    (:data:`UNAVAILABLE`) is left out with one warning naming why; it is an error only when
+    no member can be built. Typos and bad values are errors either way."""
+    built: list[Reranker] = []
+    missing: list[Exception] = []
+    for label, build in builders:
+        try:
+            built.append(build())
+        except UNAVAILABLE as exc:
+            if not skip:
+                raise
+            missing.append(exc)
+            logger.warning("fallback chain: skipping %s, which cannot be built here (%s: %s)",
+                           label, type(exc).__name__, exc)
+    if not built:
+        raise missing[0]
     return built
 
 
@@ -147,7 +202,7 @@ def _init_chain(spec: str, overrides: dict[str, Any]) -> Reranker:
         raise ConfigError(f"empty reranker in the fallback chain {redact_spec(spec)!r}")
     controls: dict[str, Any] = {}
     fallbacks: list[Any] = []
-    members: list[Reranker] = []
+    builders: list[Builder] = []
     for position, segment in enumerate(segments):
         info, model, options = validate_spec(
             to_spec(segment, **overrides) if position == 0 else to_spec(segment)
@@ -163,9 +218,11 @@ def _init_chain(spec: str, overrides: dict[str, Any]) -> Reranker:
                 )
             else:
                 controls[name] = value
-        members.append(_build(info, model, options))
-    extra = [built for value in fallbacks for built in build_fallbacks(value)]
-    return members[0].configure(fallbacks=[*members[1:], *extra], **controls)
+        builders.append((redact_spec(segment),
+                         lambda info=info, model=model, options=options: _build(info, model, options)))
+    builders += [b for value in fallbacks for b in _fallback_builders(value)]
+    members = _build_available(builders, skip=controls.get("on_error") != "raise")
+    return members[0].configure(fallbacks=members[1:], **controls)
 
 
 

@@ -100,3 +100,46 @@ def test_conflicting_controls_in_a_chain_are_rejected():
         init_reranker("bm25?score_threshold=0.1 | bm25?score_threshold=0.2")
     with pytest.raises(ConfigError, match="empty reranker"):
         init_reranker("bm25 | ")
+
+
+# ----------------------------------------------------------------- members that cannot be built
+@pytest.fixture
+def no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("COHERE_API_KEY", "CO_API_KEY", "JINA_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.mark.parametrize("spec", ["cohere | bm25", "cohere | jina | bm25"])
+def test_a_member_without_its_key_is_skipped_with_a_warning(no_keys, caplog, spec) -> None:
+    with caplog.at_level(logging.WARNING, logger="rag_rerankers"):
+        rr = init_reranker(spec)
+    assert rr.backend == "bm25" and rr.ranking_setup.fallbacks == ()
+    skipped = [r.getMessage() for r in caplog.records if "skipping" in r.getMessage()]
+    assert len(skipped) == spec.count("|") and "COHERE_API_KEY" in skipped[0]
+
+
+def test_a_member_without_its_model_is_skipped(tmp_path) -> None:
+    rr = init_reranker(f"flashrank?offline=true&cache_dir={tmp_path} | bm25")
+    assert rr.backend == "bm25"
+
+
+def test_fallbacks_given_as_an_option_skip_the_same_way(no_keys) -> None:
+    rr = init_reranker("cohere?top_n=2", fallbacks=["jina", "bm25"])
+    assert (rr.backend, rr.top_n) == ("bm25", 2)  # top_n applies to the chain, as with "|"
+
+
+def test_only_when_no_member_can_be_built_is_it_an_error(no_keys) -> None:
+    from rag_rerankers import MissingCredentialsError
+
+    with pytest.raises(MissingCredentialsError, match="COHERE_API_KEY"):
+        init_reranker("cohere | jina")
+    with pytest.raises(MissingCredentialsError):
+        init_reranker("cohere | bm25", on_error="raise")  # no skipping asked for
+
+
+@pytest.mark.parametrize("spec", ["cohere | bm25?k1=x", "cohere | bm25?typo=1", "cohere?top_n=0 | bm25"])
+def test_typos_and_bad_values_stay_errors(no_keys, spec) -> None:
+    with pytest.raises(Exception) as info:
+        init_reranker(spec)
+    assert isinstance(info.value, (ConfigError, ValueError))
+    assert "needs an API key" not in str(info.value)

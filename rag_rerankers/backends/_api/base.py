@@ -17,7 +17,12 @@ from rag_rerankers.backends._api.keys import PLACEHOLDER_KEY, resolve_api_key
 from rag_rerankers.backends._api.responses import check_pairs
 from rag_rerankers.backends._api.retry import RetryPolicy
 from rag_rerankers.base import Reranker
-from rag_rerankers.errors import APITimeoutError, ConfigError, RerankAPIError
+from rag_rerankers.errors import (
+    APITimeoutError,
+    ConfigError,
+    MissingCredentialsError,
+    RerankAPIError,
+)
 from rag_rerankers.options import Option
 from rag_rerankers.text import estimate_tokens
 from rag_rerankers.types import ScoreType
@@ -130,7 +135,7 @@ class APIReranker(Reranker):
         )
         if self.base_url_required and not base_url:
             where = f" or set {' or '.join(self.base_url_env)}" if self.base_url_env else ""
-            raise ConfigError(
+            raise MissingCredentialsError(
                 f"backend {self.backend!r} needs the URL of its server: pass base_url=... "
                 f"(e.g. 'http://localhost:8080'){where}"
             )

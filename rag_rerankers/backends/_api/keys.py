@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rag_rerankers.errors import ConfigError
+from rag_rerankers.errors import MissingCredentialsError
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -41,7 +41,7 @@ def resolve_api_key(
             return SecretStr(value)
     if required:
         others = f" (or {', '.join(env_vars[1:])})" if len(env_vars) > 1 else ""
-        raise ConfigError(
+        raise MissingCredentialsError(
             f"backend {provider!r} needs an API key: set the environment variable "
             f"{env_vars[0]}{others}, or pass api_key=..."
         )
