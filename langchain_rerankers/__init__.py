@@ -5,6 +5,13 @@ Example:
     >>> compressor = init_compressor("bm25", top_n=3)
 """
 
-from langchain_rerankers.compressor import RerankCompressor, init_compressor
+try:
+    from langchain_rerankers.compressor import RerankCompressor, init_compressor
+except ModuleNotFoundError as exc:  # a core-only install: say which extra brings the framework
+    if (exc.name or "").split(".")[0] not in ("langchain_core", "langchain_classic", "pydantic"):
+        raise
+    from rag_rerankers.errors import MissingDependencyError
+
+    raise MissingDependencyError("langchain", "langchain", exc.name or "", what="the LangChain adapter") from None
 
 __all__ = ["RerankCompressor", "init_compressor"]

@@ -5,6 +5,13 @@ Example:
     >>> postprocessor = RerankPostprocessor(reranker="bm25", top_n=3)
 """
 
-from llamaindex_rerankers.postprocessor import RerankPostprocessor, init_postprocessor
+try:
+    from llamaindex_rerankers.postprocessor import RerankPostprocessor, init_postprocessor
+except ModuleNotFoundError as exc:  # a core-only install: say which extra brings the framework
+    if (exc.name or "").split(".")[0] not in ("llama_index", "pydantic"):
+        raise
+    from rag_rerankers.errors import MissingDependencyError
+
+    raise MissingDependencyError("llamaindex", "llamaindex", exc.name or "", what="the LlamaIndex adapter") from None
 
 __all__ = ["RerankPostprocessor", "init_postprocessor"]

@@ -36,7 +36,7 @@ from importlib import metadata
 from pathlib import Path
 
 from rag_rerankers import __version__
-from rag_rerankers.errors import RerankerError
+from rag_rerankers.errors import MissingCredentialsError, MissingDependencyError, RerankerError
 
 Handler = Callable[[argparse.Namespace], int]
 Setup = Callable[[argparse.ArgumentParser], None]
@@ -50,12 +50,16 @@ DISTRIBUTION = "rag-rerankers"
 @dataclass(frozen=True)
 class Command:
     """One subcommand: ``setup`` adds its arguments to its parser, ``handler`` runs it and
-    returns the exit code (a :class:`~rag_rerankers.errors.RerankerError` it raises is
-    printed and gives exit code 2)."""
+    returns the exit code. A :class:`~rag_rerankers.errors.RerankerError` it raises is printed
+    in one line: exit code 1 when something cannot be built here (a missing extra, key or
+    server URL), 2 otherwise (a bad dataset, spec or option)."""
 
     help: str
     setup: Setup
     handler: Handler
+    extra: str | None = None
+    """The extra whose packages the handler imports (``eval``, ``demo``): a missing one is
+    reported as the ``pip install`` that brings it, in one line."""
 
 
 COMMANDS: dict[str, Command] = {}
@@ -182,11 +186,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rag-rerankers`` console script."""
     commands = load_commands()
     args = build_parser(commands).parse_args(argv)
+    command = commands[args.command]
     try:
-        return commands[args.command].handler(args)
-    except RerankerError as exc:
+        return command.handler(args)
+    except (MissingDependencyError, MissingCredentialsError) as exc:
+        # A reranker (or the command) cannot be built here: exit 1, as for a run with errors.
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except RerankerError as exc:  # a bad dataset, spec or option: exit 2
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        if command.extra is None or not exc.name:
+            raise
+        missing = MissingDependencyError(args.command, command.extra, exc.name,
+                                         what=f"the {args.command!r} command")
+        print(f"error: MissingDependencyError: {missing}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

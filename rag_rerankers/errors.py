@@ -22,19 +22,25 @@ class MissingCredentialsError(ConfigError):
 
 
 class MissingDependencyError(RerankerError, ImportError):
-    """A backend's optional dependency is not installed.
+    """An optional dependency (of a backend, an adapter or a command) is not installed.
 
-    The message names the exact ``pip install`` command that fixes it.
+    The message names the exact ``pip install`` command that fixes it; ``what`` names the
+    part that needs it when that is not a backend.
+
+    Example:
+        >>> str(MissingDependencyError("langchain", "langchain", "langchain_core",
+        ...                            what="the LangChain adapter"))  # doctest: +ELLIPSIS
+        "the LangChain adapter needs the package 'langchain_core', which is not installed. ..."
     """
 
-    def __init__(self, backend: str, extra: str, missing: str) -> None:
+    def __init__(self, backend: str, extra: str, missing: str, *, what: str | None = None) -> None:
         self.backend = backend
         self.extra = extra
         self.missing = missing
         self.install_command = f'pip install "rag-rerankers[{extra}]"'
         super().__init__(
-            f"backend {backend!r} needs the package {missing!r}, which is not installed. "
-            f"Install it with: {self.install_command}"
+            f"{what or f'backend {backend!r}'} needs the package {missing!r}, which is not "
+            f"installed. Install it with: {self.install_command}"
         )
 
 

@@ -29,5 +29,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 DEMO = Command(
-    "a FAISS retriever + reranker over the bundled sample corpus, with nDCG/MRR", _setup_demo, _demo
+    "a FAISS retriever + reranker over the bundled sample corpus, with nDCG/MRR", _setup_demo, _demo,
+    extra="demo",
 )

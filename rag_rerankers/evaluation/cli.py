@@ -130,10 +130,12 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if cmp.errors else 0
 
 
-EVAL = Command("evaluate one reranker: nDCG/MRR/Recall/P/MAP, latency and cost", _setup_eval, _eval)
+EVAL = Command("evaluate one reranker: nDCG/MRR/Recall/P/MAP, latency and cost", _setup_eval, _eval,
+               extra="eval")
 COMPARE = Command(
     "compare rerankers on the same candidates: table, JSON, CSV, plots, significance vs the "
     "first stage",
     _setup_compare,
     _compare,
+    extra="eval",
 )
