@@ -28,9 +28,10 @@ class MissingDependencyError(RerankerError, ImportError):
     part that needs it when that is not a backend.
 
     Example:
-        >>> str(MissingDependencyError("langchain", "langchain", "langchain_core",
-        ...                            what="the LangChain adapter"))  # doctest: +ELLIPSIS
-        "the LangChain adapter needs the package 'langchain_core', which is not installed. ..."
+        >>> err = MissingDependencyError("langchain", "langchain", "langchain_core",
+        ...                              what="the LangChain adapter")
+        >>> print(err)
+        the LangChain adapter needs the package 'langchain_core', which is not installed. Install it with: pip install "rag-rerankers[langchain]"
     """
 
     def __init__(self, backend: str, extra: str, missing: str, *, what: str | None = None) -> None:

@@ -69,3 +69,12 @@ def test_every_entry_point_has_the_eval_commands(module: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "compare" in proc.stdout and "eval" in proc.stdout
+
+
+def test_the_demo_says_its_first_stage_is_weak_and_why_a_bi_encoder(capsys) -> None:
+    from rag_rerankers.cli import main
+
+    assert main(["demo", "--k", "5", "--show", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "deliberately weak" in out and "the gain below is over that" in out
+    assert "a bi-encoder: the one trained model that installs offline" in out
