@@ -23,9 +23,9 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, field_serializer
 
+from rag_rerankers.adapters import RerankerAdapter
 from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
-from rag_rerankers.factory import RerankerAdapter
 from rag_rerankers.types import RankedItem
 
 SCORE_KEY = "relevance_score"

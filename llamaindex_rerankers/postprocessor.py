@@ -26,9 +26,9 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
+from rag_rerankers.adapters import RerankerAdapter, adapter_copy_check
 from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
-from rag_rerankers.factory import RerankerAdapter, adapter_copy_check
 from rag_rerankers.types import RankedItem
 
 dispatcher = get_dispatcher(__name__)
