@@ -16,16 +16,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, field_serializer
 
-from rag_rerankers.adapters import RerankerAdapter
+from rag_rerankers.adapters import RerankerAdapter, listed
 from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
-from rag_rerankers.errors import InvalidInputError
 from rag_rerankers.types import RankedItem
 
 SCORE_KEY = "relevance_score"
@@ -92,18 +91,12 @@ class RerankCompressor(RerankerAdapter, BaseDocumentCompressor):
 
 def _documents(documents: Any) -> list[Document]:
     """The candidates as a list, each a LangChain ``Document`` (else :class:`InvalidInputError`)."""
-    if isinstance(documents, (str, bytes, Mapping)) or not isinstance(documents, Iterable):
-        raise InvalidInputError(
-            f"documents must be a sequence of langchain Documents, got {type(documents).__name__}"
-        )
-    docs = list(documents)
-    for i, doc in enumerate(docs):
-        if not isinstance(doc, Document):
-            raise InvalidInputError(
-                f"document {i} is {type(doc).__name__}, not a langchain Document: wrap texts "
-                "as Document(page_content=...)"
-            )
-    return docs
+    return listed(
+        documents, Document,
+        not_iterable="documents must be a sequence of langchain Documents, got {type}",
+        wrong_item="document {i} is {type}, not a langchain Document: wrap texts as "
+        "Document(page_content=...)",
+    )
 
 
 def _texts(docs: list[Document]) -> list[str]:

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, field_serializer
@@ -26,7 +26,7 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from rag_rerankers.adapters import RerankerAdapter, adapter_copy_check
+from rag_rerankers.adapters import RerankerAdapter, adapter_copy_check, listed
 from rag_rerankers.base import UNSET, Reranker, _Unset, check_query, describe
 from rag_rerankers.errors import InvalidInputError
 from rag_rerankers.types import RankedItem
@@ -158,15 +158,11 @@ class RerankPostprocessor(RerankerAdapter, BaseNodePostprocessor):
 
 def _node_list(nodes: Any) -> list[NodeWithScore]:
     """The candidates as a list (any iterable, listed once), each a ``NodeWithScore``."""
-    if isinstance(nodes, (str, bytes, Mapping)) or not isinstance(nodes, Iterable):
-        raise InvalidInputError(
-            f"nodes must be a sequence (or any iterable) of NodeWithScore, got {type(nodes).__name__}"
-        )
-    listed = list(nodes)
-    for i, nws in enumerate(listed):
-        if not isinstance(nws, NodeWithScore):
-            raise InvalidInputError(f"node {i} is {type(nws).__name__}, not NodeWithScore")
-    return listed
+    return listed(
+        nodes, NodeWithScore,
+        not_iterable="nodes must be a sequence (or any iterable) of NodeWithScore, got {type}",
+        wrong_item="node {i} is {type}, not NodeWithScore",
+    )
 
 
 def _metadata(nodes: list[NodeWithScore]) -> list[Any]:

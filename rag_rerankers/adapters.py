@@ -17,13 +17,34 @@ import copy
 import difflib
 import pickle
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from rag_rerankers.base import Reranker, check_top_n
 from rag_rerankers.controls.setup import CONTROL_OPTION_NAMES
-from rag_rerankers.errors import ConfigError
+from rag_rerankers.errors import ConfigError, InvalidInputError
 from rag_rerankers.factory import init_reranker, to_spec
 from rag_rerankers.registry import get_backend
+
+T = TypeVar("T")
+
+
+def listed(items: Any, kind: type[T], *, not_iterable: str, wrong_item: str) -> list[T]:
+    """The candidates as a list (any iterable, read once), each a ``kind``, else
+    :class:`InvalidInputError`: ``not_iterable`` (formatted with ``{type}``) for a value that is
+    no list of candidates (a ``str``, a mapping, ``None``), ``wrong_item`` (with ``{i}`` and
+    ``{type}``) for a candidate of another type.
+
+    Example:
+        >>> listed(iter([1, 2]), int, not_iterable="{type}", wrong_item="{i}")
+        [1, 2]
+    """
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise InvalidInputError(not_iterable.format(type=type(items).__name__))
+    out = list(items)
+    for i, item in enumerate(out):
+        if not isinstance(item, kind):
+            raise InvalidInputError(wrong_item.format(i=i, type=type(item).__name__))
+    return out
 
 
 def adapter_fields(
