@@ -1,4 +1,4 @@
-"""A fake rerank provider: one loopback HTTP server speaking five rerank wire formats.
+"""A fake rerank provider: one loopback HTTP server speaking nine rerank wire formats.
 
 Routes (``POST``, JSON bodies, ``Authorization: Bearer <key>`` checked on every route):
 
@@ -11,8 +11,22 @@ route                           provider            what a client sets as its ba
                                 the body has
                                 ``truncation``)
 ``/v1/reranking``               Mixedbread          ``server.url``
-``/rerank``                     TEI                 ``server.url``
+``/rerank``                     TEI (Infinity when  ``server.url``
+                                the body has
+                                ``documents``)
+``/vllm/v1/rerank``,            vLLM                ``server.base_url("vllm")``
+``/vllm/v2/rerank``,
+``/vllm/score``
+``/infinity/rerank``,           Infinity (with and  ``server.base_url("infinity")`` (+ ``/v1``)
+``/infinity/v1/rerank``         without a prefix)
+``/llama-cpp/v1/rerank``,       llama.cpp server    ``server.base_url("llama-cpp")``
+``/llama-cpp/rerank``
+``/localai/v1/rerank``          LocalAI             ``server.base_url("localai")``
 ==============================  ==================  =============================================
+
+The self-hosted servers (vLLM, Infinity, llama.cpp, LocalAI) sit under a path named after
+them, so that one fake serves each with its own answers and errors (OpenAI-style
+``{"error": {"message", "type", "code"}}``); a client's base URL includes that path.
 
 Scores come from :func:`lexical_score`, a deterministic function of (query, document) alone,
 so a candidate list split over several requests gets exactly the scores of one request.
@@ -52,13 +66,24 @@ from typing import Any
 
 __all__ = ["FakeRerankServer", "Fault", "RecordedRequest", "lexical_score", "PROVIDERS"]
 
-PROVIDERS = ("cohere", "voyage", "jina", "mixedbread", "tei")
+PROVIDERS = ("cohere", "voyage", "jina", "mixedbread", "tei", "vllm", "infinity", "llama-cpp",
+             "localai")
+SERVERS = ("vllm", "infinity", "llama-cpp", "localai")
+"""Self-hosted servers: their routes start with ``/<name>``."""
 _ROUTES = {
     "/v2/rerank": "cohere",
     "/voyage/v1/rerank": "voyage",
     "/v1/rerank": "jina",
     "/v1/reranking": "mixedbread",
     "/rerank": "tei",
+    "/vllm/v1/rerank": "vllm",
+    "/vllm/v2/rerank": "vllm",
+    "/vllm/score": "vllm",
+    "/infinity/rerank": "infinity",
+    "/infinity/v1/rerank": "infinity",  # started with --url-prefix /v1
+    "/llama-cpp/v1/rerank": "llama-cpp",
+    "/llama-cpp/rerank": "llama-cpp",
+    "/localai/v1/rerank": "localai",
 }
 _REASONS = {
     200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -122,7 +147,8 @@ class _Limits:
 
 
 class FakeRerankServer:
-    """Loopback fake of the Cohere v2, Voyage, Jina, Mixedbread and TEI rerank APIs.
+    """Loopback fake of the Cohere v2, Voyage, Jina, Mixedbread and TEI rerank APIs and of the
+    vLLM, Infinity, llama.cpp and LocalAI servers' rerank routes.
 
     Args:
         api_key: the key every request must carry as ``Authorization: Bearer <key>``;
@@ -169,9 +195,12 @@ class FakeRerankServer:
         return f"http://{self.host}:{self.port}"
 
     def base_url(self, provider: str) -> str:
-        """The base URL a client of ``provider`` should use (Voyage's ends in ``/v1``)."""
+        """The base URL a client of ``provider`` should use (Voyage's ends in ``/v1``; a
+        self-hosted server's ends in ``/<name>``)."""
         if provider not in PROVIDERS:
             raise ValueError(f"unknown provider {provider!r}; choose from {PROVIDERS}")
+        if provider in SERVERS:
+            return f"{self.url}/{provider}"
         return self.url + "/voyage/v1" if provider == "voyage" else self.url
 
     def start(self) -> FakeRerankServer:
@@ -331,6 +360,8 @@ class FakeRerankServer:
             body = None
         if provider == "jina" and isinstance(body, dict) and "truncation" in body:
             provider = "voyage"  # a Voyage client whose base URL is server.url + "/v1"
+        if provider == "tei" and isinstance(body, dict) and "documents" in body:
+            provider = "infinity"  # Infinity without a URL prefix, at server.url
         fault = self._next_fault(provider)
         if self.record:
             self.requests.append(
@@ -353,14 +384,14 @@ class FakeRerankServer:
             )
             return True
         try:
-            query, documents, params = _parse(provider, body)
+            query, documents, params = _parse(provider, body, path)
         except _BadRequest as exc:
-            status = 422 if provider in {"jina", "mixedbread", "tei"} else 400
+            status = 422 if provider in {"jina", "mixedbread", "tei", "infinity"} else 400
             await self._send(writer, status, _error_body(provider, status, str(exc)), request_id)
             return True
         limit = self.max_documents.get(provider)
         if limit is not None and len(documents) > limit:
-            status = 413 if provider == "tei" else 400
+            status = _OVER_LIMIT_STATUS.get(provider, 400)
             message = (
                 f"batch size {len(documents)} > maximum allowed batch size {limit}"
                 if provider == "tei"
@@ -375,10 +406,12 @@ class FakeRerankServer:
         scores = [_score_terms(terms, doc) for doc in documents]
         order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
         if fault is not None and fault.kind == "wrong_length" and order:
-            top = None if provider == "tei" else (params.get("top_n") or params.get("top_k"))
+            top = None if provider == "tei" or path.endswith("/score") else (
+                params.get("top_n") or params.get("top_k"))
             order = order[: top or len(order)][:-1]  # one result short of what was asked
         await self._send(
-            writer, 200, _success_body(provider, order, scores, documents, params, request_id),
+            writer, 200,
+            _success_body(provider, order, scores, documents, params, request_id, path),
             request_id,
         )
         return True
@@ -417,6 +450,10 @@ class _BadRequest(ValueError):
     pass
 
 
+# TEI: 413; Infinity: FastAPI's 422 (a list over INFINITY_MAX_CLIENT_BATCH_SIZE); others: 400.
+_OVER_LIMIT_STATUS = {"tei": 413, "infinity": 422}
+
+
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
     parts = []
     while True:
@@ -442,9 +479,13 @@ def _strings(value: Any, name: str) -> list[str]:
     return value
 
 
-def _parse(provider: str, body: Any) -> tuple[str, list[str], dict[str, Any]]:
+def _parse(provider: str, body: Any, path: str = "") -> tuple[str, list[str], dict[str, Any]]:
     if not isinstance(body, dict):
         raise _BadRequest("the body must be a JSON object")
+    if path.endswith("/score"):  # vLLM's score API: text_1 against every text_2
+        if not isinstance(body.get("text_1"), str) or not body["text_1"]:
+            raise _BadRequest("'text_1' must be a non-empty string")
+        return body["text_1"], _strings(body.get("text_2"), "text_2"), body
     query = body.get("query")
     if not isinstance(query, str) or not query:
         raise _BadRequest("'query' must be a non-empty string")
@@ -463,6 +504,9 @@ def _parse(provider: str, body: Any) -> tuple[str, list[str], dict[str, Any]]:
 
 
 def _error_body(provider: str, status: int, message: str) -> Any:
+    if provider in SERVERS:  # OpenAI-style error objects
+        return {"error": {"message": message, "type": "BadRequestError" if status < 500
+                          else "InternalServerError", "param": None, "code": status}}
     if provider == "cohere":
         return {"id": "error", "message": message}
     if provider == "tei":
@@ -482,7 +526,10 @@ def _success_body(
     documents: list[str],
     params: dict[str, Any],
     request_id: str,
+    path: str = "",
 ) -> Any:
+    if provider in SERVERS:
+        return _server_body(provider, order, scores, documents, params, request_id, path)
     if provider == "tei":
         with_text = bool(params.get("return_text"))
         return [
@@ -541,3 +588,41 @@ def _success_body(
         "top_k": top,
         "return_input": with_input,
     }
+
+
+def _server_body(
+    provider: str,
+    order: list[int],
+    scores: list[float],
+    documents: list[str],
+    params: dict[str, Any],
+    request_id: str,
+    path: str,
+) -> Any:
+    """The answers of vLLM, Infinity, llama.cpp and LocalAI, as each documents them."""
+    query = params.get("text_1") if path.endswith("/score") else params["query"]
+    usage = _tokens(documents) + len(documents) * _tokens([query])
+    model = params.get("model") or "served-model"
+    if path.endswith("/score"):  # vLLM /score: input order, no top_n
+        return {"id": f"score-{request_id}", "object": "list", "created": 0, "model": model,
+                "data": [{"index": i, "object": "score", "score": scores[i]} for i in sorted(order)],
+                "usage": {"prompt_tokens": usage, "total_tokens": usage}}
+    top = params.get("top_n") or len(order)  # 0 or absent: every document
+    ranked = order[:top]
+    if provider == "infinity":
+        return {"object": "rerank", "id": request_id, "created": 0, "model": model,
+                "results": [{"relevance_score": scores[i], "index": i}
+                            for i in ranked],
+                "usage": {"prompt_tokens": usage, "total_tokens": usage}}
+    if provider == "llama-cpp":
+        return {"model": model, "object": "list",
+                "usage": {"prompt_tokens": usage, "total_tokens": usage},
+                "results": [{"index": i, "relevance_score": scores[i]} for i in ranked]}
+    # vLLM /v1 and /v2 rerank, LocalAI: the document echoed as {"text": ...}
+    results = [{"index": i, "document": {"text": documents[i]}, "relevance_score": scores[i]}
+               for i in ranked]
+    if provider == "localai":
+        return {"model": model, "usage": {"total_tokens": usage, "prompt_tokens": usage},
+                "results": results}
+    return {"id": f"rerank-{request_id}", "model": model, "usage": {"total_tokens": usage},
+            "results": results}

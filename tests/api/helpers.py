@@ -10,8 +10,14 @@ from rag_rerankers.base import Reranker
 from rag_rerankers.testing import FakeRerankServer, lexical_score
 
 KEY = "sk-test-0123456789abcdef"
-# Every API backend the registry has (the five shipped ones: cohere, voyage, jina, mixedbread, tei).
+# Every API backend the registry has: cohere, voyage, jina, mixedbread, tei and the self-hosted
+# servers vllm, infinity, llama-cpp and localai.
 BACKENDS = tuple(b["name"] for b in list_backends() if b["kind"] == "api")
+# Backends that declare raw logits: their scores are sigmoid-normalized by default, so the
+# exact-score tests ask for them as the server sent them (tests/api/test_servers.py checks the
+# default).
+LOGIT_BACKENDS = tuple(b["name"] for b in list_backends()
+                       if b["kind"] == "api" and b["score_type"] == "logit")
 
 QUERY = "how do bicycle gears work"
 DOCS = [
@@ -31,6 +37,8 @@ FAST: dict[str, Any] = {"backoff": 0.001, "max_backoff": 1.0, "timeout": 0.5,
 def make(backend: str, server: FakeRerankServer, **options: Any) -> Reranker:
     """A backend pointed at the fake server, with fast retry settings unless overridden."""
     opts: dict[str, Any] = {**FAST, "api_key": KEY, "base_url": server.base_url(backend)}
+    if backend in LOGIT_BACKENDS:
+        opts["normalize"] = "none"
     opts.update(options)
     return init_reranker(backend, **opts)
 

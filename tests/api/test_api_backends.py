@@ -90,6 +90,16 @@ def test_wire_formats_sent(server):
     assert bodies["mixedbread"].body["model"] == "mixedbread-ai/mxbai-rerank-large-v2"
     assert bodies["tei"].body == {"query": QUERY, "texts": DOCS[:2], "truncate": True,
                                   "raw_scores": False, "return_text": False}
+    # Self-hosted servers: no default model, so none is sent (the server's own is used).
+    assert bodies["vllm"].path == "/vllm/v1/rerank"
+    assert bodies["vllm"].body == {"query": QUERY, "documents": DOCS[:2], "top_n": 2}
+    assert bodies["infinity"].path == "/infinity/rerank"
+    assert bodies["infinity"].body == {"query": QUERY, "documents": DOCS[:2], "top_n": 2,
+                                       "raw_scores": False, "return_documents": False}
+    assert bodies["llama-cpp"].path == "/llama-cpp/v1/rerank"
+    assert bodies["llama-cpp"].body == {"query": QUERY, "documents": DOCS[:2], "top_n": 2}
+    assert bodies["localai"].path == "/localai/v1/rerank"
+    assert bodies["localai"].body == {"query": QUERY, "documents": DOCS[:2], "top_n": 2}
 
 
 def test_cohere_max_tokens_per_doc_is_sent(server):

@@ -101,7 +101,7 @@ def provider_body(provider: str, pairs: list[tuple[Any, Any]]) -> Any:
     if provider == "voyage":
         return {"object": "list", "model": "m", "usage": {"total_tokens": 1},
                 "data": [{"index": i, "relevance_score": s} for i, s in pairs]}
-    if provider == "jina":
+    if provider in {"jina", "vllm", "infinity", "llama-cpp", "localai"}:  # Jina's shape
         return {"model": "m", "usage": {"total_tokens": 1},
                 "results": [{"index": i, "relevance_score": s} for i, s in pairs]}
     return {"object": "list", "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1},

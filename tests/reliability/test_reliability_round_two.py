@@ -41,7 +41,7 @@ async def cancelled(rr):
     await asyncio.gather(*tasks, return_exceptions=True)
 
 with FakeRerankServer(api_key="k", latency=0.05) as server:
-    base = server.url + "/voyage/v1" if "{backend}" == "voyage" else server.url
+    base = server.base_url("{backend}")
     make = lambda: init_reranker("{backend}", api_key="k", base_url=base, max_retries=0)
     rr = make(); rr.rank("q", ["a", "b"]); rr.close()                  # sync, close()
     rr = make(); asyncio.run(rr.arank("q", ["a", "b"]))                  # closed at loop end

@@ -27,7 +27,8 @@ CANARY = "sk-CANARY-d3adb33f-4e1c"
 SERVER_KEY = "server-side-key"  # the fake server accepts only this one
 API = tuple(b["name"] for b in list_backends() if b["kind"] == "api")
 ENV = {"cohere": "COHERE_API_KEY", "voyage": "VOYAGE_API_KEY", "jina": "JINA_API_KEY",
-       "mixedbread": "MXBAI_API_KEY"}
+       "mixedbread": "MXBAI_API_KEY", "vllm": "VLLM_API_KEY", "infinity": "INFINITY_API_KEY",
+       "llama-cpp": "LLAMA_API_KEY", "localai": "LOCALAI_API_KEY"}
 
 
 def clean(*texts: object) -> bool:

@@ -70,6 +70,9 @@ def _message(body: Any, secret: str | None) -> str:
             if body.get(key):
                 text = body[key]
                 break
+        # OpenAI-style servers (vLLM, Infinity, llama.cpp, LocalAI): {"error": {"message": ...}}
+        if isinstance(text, Mapping) and text.get("message"):
+            text = text["message"]
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     text = " ".join(str(text).split())[:300] if text not in (None, "") else ""
@@ -92,6 +95,8 @@ def error_for_status(
         >>> type(error_for_status("cohere", 429, headers={"retry-after": "3"})).__name__
         'APIRateLimitError'
         >>> error_for_status("jina", 400, body={"detail": "bad"}).message
+        'bad request: bad'
+        >>> error_for_status("vllm", 400, body={"error": {"message": "bad", "code": 400}}).message
         'bad request: bad'
     """
     detail = _message(body, secret)
