@@ -611,7 +611,7 @@ def _server_body(
     ranked = order[:top]
     if provider == "infinity":
         return {"object": "rerank", "id": request_id, "created": 0, "model": model,
-                "results": [{"relevance_score": scores[i], "index": i}
+                "results": [{"relevance_score": scores[i], "index": i, "document": None}
                             for i in ranked],
                 "usage": {"prompt_tokens": usage, "total_tokens": usage}}
     if provider == "llama-cpp":
