@@ -1,10 +1,10 @@
 """``cohere``: Cohere Rerank through the official ``cohere`` SDK (``ClientV2`` / ``AsyncClientV2``,
 ``POST /v2/rerank``).
 
-``base_url`` also reaches any server that speaks Cohere's v2 rerank format, such as vLLM
-(``vllm serve BAAI/bge-reranker-v2-m3`` exposes ``/v2/rerank``). The key comes from
-``api_key``, else ``COHERE_API_KEY``, else ``CO_API_KEY``; with a custom ``base_url`` it is
-optional.
+``base_url`` also reaches any server that speaks Cohere's v2 rerank format (for a vLLM server
+prefer the ``vllm`` backend, which never sends a key found in ``COHERE_API_KEY``). The key
+comes from ``api_key``, else ``COHERE_API_KEY``, else ``CO_API_KEY``; with a custom
+``base_url`` it is optional.
 
 Example:
     >>> from rag_rerankers import init_reranker
@@ -126,7 +126,7 @@ class CohereReranker(APIReranker):
 
 BACKEND = BackendInfo(
     CohereReranker,
-    "Cohere Rerank v2 API via the official cohere SDK (also vLLM's /v2/rerank).",
+    "Cohere Rerank v2 API via the official cohere SDK.",
     requires=(("cohere", "cohere"), *API_REQUIRES),
     docs_url="https://docs.cohere.com/reference/rerank",
 )

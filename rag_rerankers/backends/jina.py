@@ -1,7 +1,8 @@
 """``jina``: Jina AI rerank over ``httpx`` (``POST {base}/v1/rerank``; Jina has no Python SDK).
 
-``base_url`` also reaches servers that speak Jina's rerank format at ``/v1/rerank``: vLLM
-(``vllm serve BAAI/bge-reranker-v2-m3``) and Infinity (``infinity_emb v2 --url-prefix /v1``).
+``base_url`` also reaches servers that speak Jina's rerank format at ``/v1/rerank``; for vLLM,
+Infinity, llama.cpp and LocalAI prefer their own backends (``vllm``, ``infinity``,
+``llama-cpp``, ``localai``), which never send a key found in ``JINA_API_KEY``.
 The key comes from ``api_key``, else ``JINA_API_KEY``; with a custom ``base_url`` it is
 optional (no ``Authorization`` header is sent without one).
 
@@ -47,7 +48,7 @@ class JinaReranker(HTTPXReranker):
 
 BACKEND = BackendInfo(
     JinaReranker,
-    "Jina AI rerank API over httpx (also vLLM and Infinity /v1/rerank).",
+    "Jina AI rerank API over httpx.",
     requires=(*HTTPX_REQUIRES, *API_REQUIRES),
     docs_url="https://jina.ai/reranker/",
 )

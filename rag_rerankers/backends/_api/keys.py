@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
 PLACEHOLDER_KEY = "unused"
-"""Sent to self-hosted servers (vLLM, Infinity) that need no key but whose SDK wants one."""
+"""Sent to keyless self-hosted servers through an SDK that wants a key (``cohere`` at vLLM)."""
 
 
 def resolve_api_key(
