@@ -11,7 +11,8 @@ vLLM serves the same scoring at three routes, chosen with ``route``:
 
 Scores: vLLM applies the model's activation by default (a sigmoid for one-label cross-encoders
 such as bge-reranker, the yes/no softmax for Qwen3-Reranker), so they are probabilities in
-[0, 1]. Errors come back as ``{"error": {"message", "type", "code"}}`` (older releases:
+[0, 1] (an embedding model served at ``/score`` gives cosine similarities in [-1, 1]
+instead). Errors come back as ``{"error": {"message", "type", "code"}}`` (older releases:
 ``{"object": "error", "message", ...}``). ``base_url`` is required; the key (vLLM's
 ``--api-key``) is optional, from ``api_key`` or ``VLLM_API_KEY``. vLLM has no per-request
 document limit; requests are split at 1000 documents unless ``max_documents_per_request`` says
