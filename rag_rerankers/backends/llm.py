@@ -81,7 +81,7 @@ class LLMReranker(Reranker):
     ``input_price``, ``output_price``."""
 
     backend = "llm"
-    kind = "api"
+    kind = "llm"  # a chat model (hosted or local): calls are billed or slow, never warmed up
     default_model = None
     score_type = ScoreType.RANK  # pointwise instances say GRADE
     independent_scores = False  # listwise: a document's rank depends on the others

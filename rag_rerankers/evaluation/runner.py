@@ -418,7 +418,7 @@ def evaluate(
     elif isinstance(reranker, Reranker):
         backend, model = reranker.backend, reranker.model
 
-    billed = rr is not None and (_kind(rr.backend) == "api" or rr.backend in PRICES)
+    billed = rr is not None and (_kind(rr.backend) in ("api", "llm") or rr.backend in PRICES)
     if rr is not None and warmup and not billed and todo:
         first = dataset.candidates[todo[0]]
         # A failure here is recorded by the timed call that follows.
