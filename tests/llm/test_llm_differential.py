@@ -1,9 +1,13 @@
-"""Differential test: the listwise prompt and parsing against LlamaIndex's ``RankGPTRerank``.
+"""Differential tests: the listwise prompt and parsing against LlamaIndex's ``RankGPTRerank``
+and LangChain's ``LLMListwiseRerank``.
 
 With one window (``window`` >= the number of documents) our listwise mode and
 ``RankGPTRerank`` must send the same conversation and, for the same scripted answers, give the
 same order. Answers RankGPTRerank reads differently on purpose (prose with bare numbers, which
 it takes as identifiers) are left out: for those we keep the input order and warn.
+``LLMListwiseRerank`` answers through structured output (a list of 0-based ids): for a full
+permutation both give the same order; for repeated or out-of-range ids it duplicates documents
+or raises ``IndexError``, where we keep every document once.
 """
 
 from __future__ import annotations
@@ -64,3 +68,44 @@ def test_rankgpt_reads_numbers_in_prose_where_we_do_not():
         "capital of France", DOCS
     )
     assert [item.index for item in items] == [0, 1, 2, 3, 4]
+
+
+def langchain_listwise(ids: list[int]):
+    """LangChain's LLMListwiseRerank answering ``ids`` (0-based) through structured output."""
+    from langchain_classic.retrievers.document_compressors.listwise_rerank import (
+        LLMListwiseRerank,
+    )
+    from langchain_core.documents import Document
+    from langchain_core.runnables import RunnableLambda
+
+    from llm.helpers import ScriptedChatModel
+
+    class Structured(ScriptedChatModel):
+        def with_structured_output(self, schema, **kwargs):
+            return RunnableLambda(lambda _prompt: schema(ranked_document_ids=ids))
+
+    compressor = LLMListwiseRerank.from_llm(
+        Structured(answer=scripted(["unused"])), top_n=len(DOCS)
+    )
+    docs = [Document(page_content=d, metadata={"i": i}) for i, d in enumerate(DOCS)]
+    return lambda: [d.metadata["i"] for d in compressor.compress_documents(docs, "capital")]
+
+
+@pytest.mark.parametrize("ids", [[1, 0, 4, 3, 2], [4, 3, 2, 1, 0], [0, 1, 2, 3, 4]])
+def test_same_order_as_langchain_listwise_for_a_full_permutation(ids):
+    answer = " > ".join(f"[{i + 1}]" for i in ids)
+    items = init_reranker("llm", llm=ScriptedLlamaLLM(answer=scripted([answer]))).rank(
+        "capital", DOCS
+    )
+    assert [item.index for item in items] == langchain_listwise(ids)() == ids
+
+
+def test_langchain_listwise_loses_or_repeats_documents_where_we_do_not():
+    assert langchain_listwise([1, 1, 0])() == [1, 1, 0]  # a repeat duplicates, 3 documents lost
+    with pytest.raises(IndexError):
+        langchain_listwise([7, 0])()
+    ours = init_reranker(
+        "llm", llm=ScriptedLlamaLLM(answer=scripted(["[2] > [2] > [1]", "[8] > [1]"]))
+    )
+    assert [i.index for i in ours.rank("capital", DOCS)] == [1, 0, 2, 3, 4]
+    assert [i.index for i in ours.rank("capital", DOCS)] == [0, 1, 2, 3, 4]
