@@ -139,7 +139,8 @@ class Reranker(ABC):
 
     backend: ClassVar[str] = "custom"
     kind: ClassVar[str] = "local"
-    """``"local"`` (in-process model), ``"api"`` (remote service) or ``"lexical"``."""
+    """``"local"`` (in-process model), ``"api"`` (remote service), ``"lexical"`` or ``"llm"``
+    (a chat model, through LangChain or LlamaIndex)."""
     default_model: ClassVar[str | None] = None
     """The model used when none is given (``None``: the backend takes no model)."""
     score_type: ClassVar[ScoreType] = ScoreType.UNBOUNDED

@@ -51,6 +51,7 @@ BACKEND_MODULES: tuple[str, ...] = (
     "rag_rerankers.backends.infinity",
     "rag_rerankers.backends.llama_cpp",
     "rag_rerankers.backends.localai",
+    "rag_rerankers.backends.llm",
 )
 """The shipped backends, in the order the README and ``rag-rerankers backends`` list them.
 Each module defines ``BACKEND``; adding a backend adds one line here."""
