@@ -99,3 +99,43 @@ def estimate_cost(
         q = estimate_tokens(query)
         units = q * len(documents) + sum(estimate_tokens(d) for d in documents)
     return round(units * price.usd / price.per, 10)
+
+
+# --------------------------------------------------------------------------- LLMs
+@dataclass(frozen=True)
+class LLMPrice:
+    """USD per million input and output tokens of a chat model."""
+
+    input_usd: float
+    output_usd: float
+    source: str
+    checked: str
+
+
+LLM_PRICES_CHECKED = "2025-06 (list prices as published then; not re-checked since)"
+
+LLM_PRICES: dict[str, LLMPrice] = {
+    "gpt-4.1": LLMPrice(2.00, 8.00, "https://openai.com/api/pricing", LLM_PRICES_CHECKED),
+    "gpt-4.1-mini": LLMPrice(0.40, 1.60, "https://openai.com/api/pricing", LLM_PRICES_CHECKED),
+    "gpt-4.1-nano": LLMPrice(0.10, 0.40, "https://openai.com/api/pricing", LLM_PRICES_CHECKED),
+    "gpt-4o-mini": LLMPrice(0.15, 0.60, "https://openai.com/api/pricing", LLM_PRICES_CHECKED),
+}
+"""Chat models used for question generation and judging, by model name (a ``provider:``
+prefix is ignored). Other models get no estimate: their token counts are still reported."""
+
+
+def estimate_llm_cost(model: str | None, input_tokens: int, output_tokens: int) -> float | None:
+    """Estimated USD for LLM tokens, or ``None`` when the model is not in :data:`LLM_PRICES`.
+
+    Example:
+        >>> estimate_llm_cost("openai:gpt-4.1-mini", 1_000_000, 100_000)
+        0.56
+        >>> estimate_llm_cost("my-local-model", 10, 10) is None
+        True
+    """
+    if not model:
+        return None
+    price = LLM_PRICES.get(model.rpartition(":")[2]) or LLM_PRICES.get(model)
+    if price is None:
+        return None
+    return round((input_tokens * price.input_usd + output_tokens * price.output_usd) / 1e6, 10)
