@@ -288,9 +288,8 @@ def generate_dataset(
                 qid = f"q{len(queries):04d}"
                 queries.append({"_id": qid, "text": q, "metadata": {"chunk_id": chunk.id}})
                 qrels.append((qid, chunk.id))
-    paid = [r for r in records.values() if r.get("error") is None and r.get("input_tokens")]
-    report.cost_usd = sum(costs) if costs else (0.0 if not paid and llm_label.startswith(
-        "function:") else None)
+    offline = llm_label == "fake" or llm_label.startswith("function:")
+    report.cost_usd = sum(costs) if costs else (0.0 if offline else None)
     report.questions = len(queries)
     report.settings = {"seed": seed, "questions": questions, "questions_per_chunk": per_chunk,
                        "min_chars": min_chars, "prompt": PROMPT_VERSION, **(settings or {})}
@@ -309,7 +308,15 @@ def generate_dataset(
 
 
 def as_completion(llm: Any) -> tuple[Callable[[str], Completion], str]:
-    """A function ``prompt -> Completion`` and a label for any supported LLM."""
+    """A function ``prompt -> Completion`` and a label for any supported LLM; ``"fake"`` is
+    :class:`~rag_rerankers.testing.fake_llm.FakeQuestionWriter` (an offline dry run: template
+    questions, no model)."""
+    if isinstance(llm, str) and llm.strip() == "fake":
+        from rag_rerankers.testing.fake_llm import FakeQuestionWriter
+
+        logger.warning("--llm fake: template questions from an offline stand-in, not a model")
+        writer = FakeQuestionWriter()
+        return (lambda prompt: Completion(writer(prompt))), "fake"
     if callable(llm) and not _is_chat_model(llm):
         name = getattr(llm, "__name__", type(llm).__name__)
 

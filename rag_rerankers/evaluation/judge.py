@@ -336,11 +336,17 @@ class LLMJudge:
 def make_judge(judge: Any) -> Judge:
     """A :class:`Judge` from what ``compare(judge=...)`` and ``--judge`` accept: a judge, a
     function ``(query, passage) -> grade``, or an LLM (``"llm:<provider>:<model>"``, a
-    LangChain chat model or a LlamaIndex LLM) graded with the UMBRELA prompt."""
+    LangChain chat model or a LlamaIndex LLM) graded with the UMBRELA prompt; ``"fake"``:
+    :func:`~rag_rerankers.testing.fake_llm.fake_judge` (offline dry runs, word overlap)."""
     if isinstance(judge, Judge):
         return judge
     if isinstance(judge, str):
         spec = judge.strip()
+        if spec == "fake":
+            from rag_rerankers.testing.fake_llm import fake_judge
+
+            logger.warning("judge 'fake': grades from word overlap, an offline stand-in")
+            return FunctionJudge(fake_judge, label="fake")
         if not spec.startswith("llm:"):
             raise ConfigError(f"unknown judge {judge!r}: use 'llm:<provider>:<model>', e.g. "
                               "'llm:openai:gpt-4.1-mini'")
