@@ -175,3 +175,28 @@ class AllRerankersFailedError(RerankerError, RuntimeError):
         self.errors = errors
         causes = "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in errors)
         super().__init__(f"every reranker in the fallback chain failed ({causes})")
+
+
+class LLMCallError(RerankerError, RuntimeError):
+    """A call to a chat model failed (timeout, rate limit, connection, provider error).
+
+    The provider's exception is the ``__cause__``; ``retryable`` says whether it looked
+    transient (a timeout, a rate limit, a connection or server error). Like every reranker
+    error it moves a fallback chain on and is handled by ``on_error``.
+
+    Example:
+        >>> err = LLMCallError("openai:gpt-4.1-mini", TimeoutError("read timed out"))
+        >>> str(err), err.retryable
+        ("LLM call to 'openai:gpt-4.1-mini' failed: TimeoutError: read timed out", True)
+    """
+
+    _TRANSIENT = ("timeout", "ratelimit", "rate_limit", "connection", "overloaded", "unavailable",
+                  "internalserver", "servererror", "apierror")
+
+    def __init__(self, model: str, cause: BaseException) -> None:
+        self.model = model
+        name = type(cause).__name__
+        self.retryable = isinstance(cause, (TimeoutError, ConnectionError)) or any(
+            word in name.lower() for word in self._TRANSIENT
+        )
+        super().__init__(f"LLM call to {model!r} failed: {name}: {cause}")
