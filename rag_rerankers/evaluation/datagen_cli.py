@@ -60,4 +60,4 @@ def _run(args: argparse.Namespace) -> int:
 
 
 DATASET = Command("build evaluation data: 'dataset generate' writes questions and qrels for "
-                  "your documents with an LLM", _setup, _run, extra="eval")
+                  "your documents with an LLM", _setup, _run, extra="datagen")

@@ -258,3 +258,30 @@ def test_cli_generate_with_the_offline_fake(tmp_path) -> None:
         "langchain", "llamaindex")
     assert main(["dataset", "generate", "--docs", str(tmp_path / "missing"), "--llm", "fake",
                  "--out", str(out)]) == 2
+
+
+@pytest.mark.parametrize("framework", ["langchain", "llamaindex"])
+def test_chat_models_of_both_frameworks_write_the_questions(tmp_path, chunks, framework) -> None:
+    from rag_rerankers.evaluation.pricing import estimate_llm_cost
+
+    from llm.helpers import ScriptedChatModel, ScriptedLlamaLLM
+
+    writer = FakeQuestionWriter()
+
+    def answer(messages):
+        return writer(messages[-1][1])
+
+    if framework == "langchain":
+        model = ScriptedChatModel(answer=answer, model_name="gpt-4.1-mini")
+    else:
+        model = ScriptedLlamaLLM(answer=answer)
+    report = generate_dataset(chunks, model, tmp_path, questions=8, progress=False)
+    rec = model.recorder
+    assert report.questions == 8 and len(rec.calls) == 8
+    assert (report.input_tokens, report.output_tokens) == (rec.input_tokens, rec.output_tokens)
+    assert rec.calls[0][0][-1][1].startswith("You write search questions")
+    if framework == "langchain":  # a priced model name: the estimate follows the price table
+        assert report.cost_usd == pytest.approx(
+            estimate_llm_cost("gpt-4.1-mini", rec.input_tokens, rec.output_tokens))
+    else:
+        assert report.cost_usd is None  # no price known: tokens only
