@@ -28,6 +28,8 @@ def _setup(p: argparse.ArgumentParser) -> None:
     g.add_argument("--chunk-overlap", type=int, default=100, help="default: 100")
     g.add_argument("--min-chars", type=int, default=200,
                    help="shorter chunks are never asked about (default: 200)")
+    g.add_argument("--concurrency", type=int, default=4,
+                   help="LLM calls in flight at once (default: 4)")
     g.add_argument("--fresh", action="store_true", help="do not resume an earlier run")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -43,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
     report = generate_dataset(
         chunks, args.llm, args.out, questions=args.questions,
         questions_per_chunk=args.per_chunk, seed=args.seed, min_chars=args.min_chars,
-        resume=not args.fresh, progress=not args.no_progress,
+        resume=not args.fresh, progress=not args.no_progress, concurrency=args.concurrency,
         settings={"docs": args.docs, "chunk_size": args.chunk_size,
                   "chunk_overlap": args.chunk_overlap, "splitter": splitter_name()},
     )

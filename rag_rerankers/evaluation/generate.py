@@ -34,6 +34,7 @@ import random
 import re
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,7 @@ def generate_dataset(
     min_chars: int = 200,
     resume: bool = True,
     progress: bool = True,
+    concurrency: int = 1,
     settings: dict[str, Any] | None = None,
 ) -> GenerationReport:
     """Write a labelled set for ``chunks`` into the folder ``out`` (see the module docstring).
@@ -217,6 +219,7 @@ def generate_dataset(
         questions_per_chunk: questions asked of each sampled chunk.
         min_chars: shorter chunks (headings, fragments) are never sampled.
         resume: reuse the chunks' questions already in ``out/generation.jsonl``.
+        concurrency: LLM calls in flight at once (threads).
     """
     if questions < 1 or questions_per_chunk < 1:
         raise ConfigError("questions and questions_per_chunk must be >= 1")
@@ -250,25 +253,33 @@ def generate_dataset(
     report.resumed = done
     bar = tqdm(total=len(sampled), initial=done, desc="generating questions", unit="chunk",
                disable=not progress, file=sys.stderr)
+    def one(chunk: Chunk) -> dict[str, Any]:
+        row: dict[str, Any] = {"key": keys[chunk.id], "chunk_id": chunk.id}
+        try:
+            reply = ask(PROMPT.format(n=per_chunk, source=chunk.doc_id, text=chunk.text))
+            qs, rejected = parse_questions(reply.text, chunk.text, per_chunk)
+            row.update(questions=qs, rejected=rejected, error=None,
+                       input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
+                       cost_usd=reply.cost_usd)
+        except Exception as exc:  # one failing call must not lose the others' questions
+            logger.warning("question generation failed for %s: %s", chunk.id, exc)
+            row.update(questions=[], rejected=0, error=f"{type(exc).__name__}: {exc}")
+        return row
+
+    todo = [c for c in sampled
+            if not (keys[c.id] in records and records[keys[c.id]].get("error") is None)]
+    pool = ThreadPoolExecutor(max(1, concurrency)) if concurrency > 1 else None
     try:
-        for chunk in sampled:
-            key = keys[chunk.id]
-            if key in records and records[key].get("error") is None:
-                continue
-            row: dict[str, Any] = {"key": key, "chunk_id": chunk.id}
-            try:
-                reply = ask(PROMPT.format(n=per_chunk, source=chunk.doc_id, text=chunk.text))
-                qs, rejected = parse_questions(reply.text, chunk.text, per_chunk)
-                row.update(questions=qs, rejected=rejected, error=None,
-                           input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
-                           cost_usd=reply.cost_usd)
-            except Exception as exc:  # one failing call must not lose the others' questions
-                logger.warning("question generation failed for %s: %s", chunk.id, exc)
-                row.update(questions=[], rejected=0, error=f"{type(exc).__name__}: {exc}")
-            records[key] = row
+        # Rows are logged as they complete; the written set follows the sample's order, so it
+        # does not depend on which call finished first.
+        rows = (pool.map(one, todo) if pool is not None else map(one, todo))
+        for row in rows:
+            records[row["key"]] = row
             _append(log, row)
             bar.update(1)
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
 
     queries, qrels = [], []

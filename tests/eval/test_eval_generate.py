@@ -285,3 +285,13 @@ def test_chat_models_of_both_frameworks_write_the_questions(tmp_path, chunks, fr
             estimate_llm_cost("gpt-4.1-mini", rec.input_tokens, rec.output_tokens))
     else:
         assert report.cost_usd is None  # no price known: tokens only
+
+
+def test_concurrent_calls_write_the_same_set(tmp_path, chunks) -> None:
+    generate_dataset(chunks, Scripted(), tmp_path / "one", questions=20, progress=False)
+    model = Scripted()
+    generate_dataset(chunks, model, tmp_path / "four", questions=20, progress=False,
+                     concurrency=4)
+    assert model.calls == 20
+    for f in ("queries.jsonl", "qrels/test.tsv"):
+        assert (tmp_path / "one" / f).read_text() == (tmp_path / "four" / f).read_text()
