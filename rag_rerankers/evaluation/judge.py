@@ -77,12 +77,13 @@ class FunctionJudge:
         value = self.fn(query, passage)
         if isinstance(value, JudgeReply):
             return value
+        # A function runs here: it costs nothing.
         if isinstance(value, bool):
-            return JudgeReply(None, repr(value))
+            return JudgeReply(None, repr(value), cost_usd=0.0)
         if isinstance(value, int):
-            return JudgeReply(value if value in GRADES else None, str(value))
+            return JudgeReply(value if value in GRADES else None, str(value), cost_usd=0.0)
         text = "" if value is None else str(value)
-        return JudgeReply(self.parse(text), text)
+        return JudgeReply(self.parse(text), text, cost_usd=0.0)
 
 
 def _parse_int(text: str) -> int | None:
