@@ -282,8 +282,9 @@ def generate_dataset(
             pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
 
-    queries, qrels = [], []
-    costs = []
+    queries: list[dict[str, Any]] = []
+    qrels: list[tuple[str, str]] = []
+    costs: list[float] = []
     for chunk in sampled:
         row = records[keys[chunk.id]]
         if row.get("error") is not None:
