@@ -346,6 +346,7 @@ def _is_chat_model(obj: Any) -> bool:
 
 
 def _chat_completion(llm: Any) -> tuple[Callable[[str], Completion], str]:
+    from rag_rerankers.evaluation.pricing import llm_cost
     from rag_rerankers.llm import ChatModel
 
     model = ChatModel.of(llm, **({"temperature": 0} if isinstance(llm, str) else {}))
@@ -358,9 +359,3 @@ def _chat_completion(llm: Any) -> tuple[Callable[[str], Completion], str]:
 
     return ask, model.name
 
-
-def llm_cost(model_name: str | None, input_tokens: int, output_tokens: int) -> float | None:
-    """Estimated USD of one LLM call from the price table, ``None`` when the model has none."""
-    from rag_rerankers.evaluation.pricing import estimate_llm_cost
-
-    return estimate_llm_cost(model_name, input_tokens, output_tokens)

@@ -311,10 +311,10 @@ class LLMJudge:
         self.label = f"llm:{model.name}#umbrela"
 
     def _reply(self, grade: int | None, text: str, usage: Any) -> JudgeReply:
-        from rag_rerankers.evaluation.pricing import estimate_llm_cost
+        from rag_rerankers.evaluation.pricing import llm_cost
 
         return JudgeReply(grade, text, usage.input_tokens, usage.output_tokens,
-                          estimate_llm_cost(self.model_name, usage.input_tokens,
+                          llm_cost(self.model_name, usage.input_tokens,
                                             usage.output_tokens))
 
     def judge(self, query: str, passage: str) -> JudgeReply:

@@ -262,7 +262,7 @@ def test_cli_generate_with_the_offline_fake(tmp_path) -> None:
 
 @pytest.mark.parametrize("framework", ["langchain", "llamaindex"])
 def test_chat_models_of_both_frameworks_write_the_questions(tmp_path, chunks, framework) -> None:
-    from rag_rerankers.evaluation.pricing import estimate_llm_cost
+    from rag_rerankers.evaluation.pricing import llm_cost
 
     from llm.helpers import ScriptedChatModel, ScriptedLlamaLLM
 
@@ -282,7 +282,7 @@ def test_chat_models_of_both_frameworks_write_the_questions(tmp_path, chunks, fr
     assert rec.calls[0][0][-1][1].startswith("You write search questions")
     if framework == "langchain":  # a priced model name: the estimate follows the price table
         assert report.cost_usd == pytest.approx(
-            estimate_llm_cost("gpt-4.1-mini", rec.input_tokens, rec.output_tokens))
+            llm_cost("gpt-4.1-mini", rec.input_tokens, rec.output_tokens))
     else:
         assert report.cost_usd is None  # no price known: tokens only
 
