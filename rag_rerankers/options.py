@@ -19,7 +19,7 @@ from typing import Any, Literal
 from rag_rerankers.config import format_value, redact_spec
 from rag_rerankers.errors import ConfigError
 
-OptionType = Literal["int", "float", "bool", "str", "list"]
+OptionType = Literal["int", "float", "bool", "str", "list", "object"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class Option:
                 return None
             raise ConfigError(f"option {self.name!r} of backend {backend!r} cannot be None")
         ok: bool
+        if self.type == "object":  # an object given in Python (a model); its backend checks it
+            return value
         if self.type == "bool":
             ok = isinstance(value, bool)
         elif self.type == "int":

@@ -47,6 +47,7 @@ BACKEND_MODULES: tuple[str, ...] = (
     "rag_rerankers.backends.jina",
     "rag_rerankers.backends.mixedbread",
     "rag_rerankers.backends.tei",
+    "rag_rerankers.backends.llm",
 )
 """The shipped backends, in the order the README and ``rag-rerankers backends`` list them.
 Each module defines ``BACKEND``; adding a backend adds one line here."""

@@ -19,6 +19,11 @@ class ScoreType(str, Enum):
     - ``SIMILARITY``: a cosine similarity in [-1, 1].
     - ``RELEVANCE``: a provider's 0-1 relevance score (Cohere, Voyage, Jina, ...).
     - ``UNBOUNDED``: a non-negative score with no fixed scale (BM25, MaxSim sums).
+    - ``GRADE``: a graded relevance label 0-3 (an LLM judging each document); ``auto``
+      normalization maps it to ``s / 3`` in [0, 1].
+    - ``RANK``: a position, not a relevance (an LLM ordering the list): the score of the
+      document at final rank ``r`` is ``1 / r``. It says nothing across queries, so
+      ``score_threshold`` is refused (use ``top_n``).
     """
 
     PROBABILITY = "probability"
@@ -26,6 +31,8 @@ class ScoreType(str, Enum):
     SIMILARITY = "similarity"
     RELEVANCE = "relevance"
     UNBOUNDED = "unbounded"
+    GRADE = "grade"
+    RANK = "rank"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,8 @@ probability cross-encoder with a sigmoid head     ``s`` (kept)
 relevance  Cohere / Voyage / Jina 0-1 scores      ``s`` (kept)
 similarity cosine similarity in [-1, 1]           ``(s + 1) / 2`` in [0, 1]
 unbounded  BM25                                   ``s`` (kept: no fixed scale)
+grade      an LLM's 0-3 relevance label            ``s / 3`` in [0, 1]
+rank       an LLM's order: ``1 / rank``            ``s`` (kept)
 ========== ====================================== ==========================
 
 ``none`` keeps raw scores, ``sigmoid`` applies a sigmoid to any score and ``minmax`` rescales
@@ -25,6 +27,8 @@ Example:
     [0.0, 0.75]
     >>> normalize_scores([3.0, 5.0, 4.0], ScoreType.UNBOUNDED, "minmax")
     [0.0, 1.0, 0.5]
+    >>> normalize_scores([3.0, 0.0], ScoreType.GRADE, "auto")
+    [1.0, 0.0]
 """
 
 from __future__ import annotations
@@ -83,4 +87,6 @@ def normalize_scores(scores: Sequence[float], score_type: ScoreType, mode: str) 
         return [sigmoid(s) for s in values]
     if score_type == ScoreType.SIMILARITY:
         return [_similarity(s) for s in values]
+    if score_type == ScoreType.GRADE:
+        return [s if math.isnan(s) else min(1.0, max(0.0, s / 3.0)) for s in values]
     return values

@@ -19,7 +19,7 @@ from rag_rerankers.controls.normalize import NORMALIZE_MODES
 from rag_rerankers.controls.text import DEDUP_MODES, split_template
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.options import Option
-from rag_rerankers.types import Scorer
+from rag_rerankers.types import Scorer, ScoreType
 
 ON_ERROR_MODES = ("raise", "fallback", "passthrough")
 
@@ -165,6 +165,14 @@ def build_setup(owner: Scorer, options: Mapping[str, Any]) -> RankingSetup:
         raise ConfigError(f"cache_size must be >= 1, got {cache_size}")
     controls = Controls(on_error=on_error, **{**values, "rank_fields": _rank_fields(values["rank_fields"])})
 
+    if controls.score_threshold is not None:
+        for scorer in (owner, *fallbacks):
+            if scorer.score_type == ScoreType.RANK:
+                raise ConfigError(
+                    f"score_threshold cannot apply to {scorer.name!r}: its scores are positions "
+                    "(1/rank), not relevance, so a threshold would only cut the list at a fixed "
+                    "length. Use top_n instead (or mode=pointwise for graded scores)"
+                )
     if controls.chunk_size is not None and controls.chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {controls.chunk_size}")
     if controls.chunk_overlap is not None:

@@ -45,6 +45,7 @@ class Comparison:
     def rows(self) -> list[dict[str, Any]]:
         """Flat rows (one per run) for CSV files and tables."""
         rows = []
+        llm = any(r.llm_usage for r in self.results)
         for r in self.results:
             sig = self.significance.get(r.label, {})
             lat = r.latency or {}
@@ -59,4 +60,8 @@ class Comparison:
                 "queries": r.n_queries,
                 "failed": r.n_failed,
             })
+            if llm:  # LLM rerankers: calls and tokens per query (columns only when one ran)
+                usage = r.llm_usage or {}
+                for name in ("llm_calls", "input_tokens", "output_tokens"):
+                    rows[-1][f"{name}_per_query"] = usage.get(f"{name}_per_query")
         return rows

@@ -15,6 +15,12 @@ Example:
     5e-07
     >>> estimate_cost("bm25", None, "q", ["d"]) is None
     True
+    >>> llm_cost("openai:gpt-4.1-mini", 1_000_000, 100_000)  # $0.40 + $0.16
+    0.56
+
+Chat models used as rerankers (the ``llm`` backend) are priced per input and output token
+from the counts the model reported (:data:`LLM_PRICES`, or the ``input_price`` /
+``output_price`` options of the reranker).
 """
 
 from __future__ import annotations
@@ -100,3 +106,60 @@ def estimate_cost(
         units = q * len(documents) + sum(estimate_tokens(d) for d in documents)
     return round(units * price.usd / price.per, 10)
 
+
+@dataclass(frozen=True)
+class LLMPrice:
+    """USD per million input and output tokens of a chat model (standard tier)."""
+
+    input_usd: float
+    output_usd: float
+    source: str
+    checked: str
+    note: str = ""
+
+
+_OPENAI = "https://openai.com/api/pricing/"
+_OPENAI_NOTE = ("Standard tier (no batch or cached-input discount). Figures as listed in "
+                "November 2026 by secondary sources quoting OpenAI's page; check the source.")
+
+LLM_PRICES: dict[str, LLMPrice] = {
+    "gpt-4.1": LLMPrice(2.00, 8.00, _OPENAI, "2026-11-29", _OPENAI_NOTE),
+    "gpt-4.1-mini": LLMPrice(0.40, 1.60, _OPENAI, "2026-11-29", _OPENAI_NOTE),
+    "gpt-4.1-nano": LLMPrice(0.10, 0.40, _OPENAI, "2026-11-29", _OPENAI_NOTE),
+}
+"""Chat-model prices keyed by model name (a ``provider:`` prefix is ignored when looking up)."""
+
+
+def find_llm_price(model: str | None) -> LLMPrice | None:
+    """The price of a chat model by name (``"openai:gpt-4.1-mini"`` or ``"gpt-4.1-mini"``).
+
+    Example:
+        >>> find_llm_price("openai:gpt-4.1-nano").input_usd
+        0.1
+        >>> find_llm_price("ollama:qwen3:8b") is None
+        True
+    """
+    if not model:
+        return None
+    name = model.strip()
+    if name in LLM_PRICES:
+        return LLM_PRICES[name]
+    return LLM_PRICES.get(name.partition(":")[2])
+
+
+def llm_cost(
+    model: str | None,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    input_price: float | None = None,
+    output_price: float | None = None,
+) -> float | None:
+    """USD for this many tokens: from the given per-million prices, else from
+    :data:`LLM_PRICES`; ``None`` when neither gives a price."""
+    table = find_llm_price(model)
+    pin = input_price if input_price is not None else (table.input_usd if table else None)
+    pout = output_price if output_price is not None else (table.output_usd if table else None)
+    if pin is None and pout is None:
+        return None
+    return round((input_tokens * (pin or 0.0) + output_tokens * (pout or 0.0)) / 1_000_000, 10)

@@ -50,9 +50,14 @@ def comparison_table(cmp: Comparison) -> Any:
     table.add_column("run", no_wrap=True)
     for m in cmp.metrics:
         table.add_column(m, justify="right")
-    for col in ("p", "p50 ms", "p95 ms", "docs/s", "cost $", "failed"):
+    rows = cmp.rows()
+    llm = bool(rows) and "llm_calls_per_query" in rows[0]
+    llm_cols = ("LLM calls/q", "tokens in/q", "tokens out/q") if llm else ()
+    for col in ("p", "p50 ms", "p95 ms", "docs/s", *llm_cols, "cost $", "failed"):
         table.add_column(col, justify="right")
-    for row in cmp.rows():
+    for row in rows:
+        usage = [_fmt(row[f"{n}_per_query"], 1)
+                 for n in ("llm_calls", "input_tokens", "output_tokens")] if llm else []
         table.add_row(
             row["run"],
             *(_fmt(row[m]) for m in cmp.metrics),
@@ -60,6 +65,7 @@ def comparison_table(cmp: Comparison) -> Any:
             _fmt(row["p50_ms"], 1),
             _fmt(row["p95_ms"], 1),
             _fmt(row["docs_per_s"], 1),
+            *usage,
             _cost(row["cost_usd"]),
             str(row["failed"]),
         )
@@ -79,6 +85,10 @@ def result_table(result: RunResult, dataset: dict[str, Any]) -> Any:
     table.add_row("latency p50 (ms/query)", _fmt(lat.get("p50_ms"), 1))
     table.add_row("latency p95 (ms/query)", _fmt(lat.get("p95_ms"), 1))
     table.add_row("documents/s", _fmt(lat.get("docs_per_s"), 1))
+    if result.llm_usage:
+        for name, label in (("llm_calls", "LLM calls"), ("input_tokens", "input tokens"),
+                            ("output_tokens", "output tokens")):
+            table.add_row(f"{label} (per query)", _fmt(result.llm_usage[f"{name}_per_query"], 1))
     table.add_row("estimated cost", _cost(result.cost_usd))
     table.add_row("failed queries", str(result.n_failed))
     return table

@@ -39,7 +39,8 @@ from typing import Any
 from rag_rerankers.base import Reranker
 from rag_rerankers.evaluation.dataset import EvalDataset
 from rag_rerankers.evaluation.metrics import DEFAULT_METRICS, mean, parse_metrics, per_query
-from rag_rerankers.evaluation.pricing import PRICES, estimate_cost, find_price
+from rag_rerankers.evaluation.pricing import PRICES, estimate_cost, find_price, llm_cost
+from rag_rerankers.llm.usage import Usage, track_usage
 
 logger = logging.getLogger("rag_rerankers.evaluation")
 
@@ -65,6 +66,12 @@ class QueryRecord:
     run_id: str | None = None
     """The resume key of the run (:func:`run_id`); ``None`` in files written before it existed,
     whose records are never reused."""
+    llm_calls: int | None = None
+    """LLM rerankers only: chat-model calls made for this query (cache hits make none)."""
+    input_tokens: int | None = None
+    """LLM rerankers only: prompt tokens the model reported for this query."""
+    output_tokens: int | None = None
+    """LLM rerankers only: answer tokens the model reported for this query."""
 
     @property
     def ok(self) -> bool:
@@ -85,6 +92,9 @@ class RunResult:
     latency: dict[str, float] | None = None
     cost_usd: float | None = None
     failures: dict[str, str] = field(default_factory=dict)
+    llm_usage: dict[str, float] | None = None
+    """LLM rerankers only: ``llm_calls``, ``input_tokens``, ``output_tokens`` (totals over the
+    queries) and the same per query (``*_per_query``, means)."""
     rankings: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     @property
@@ -138,6 +148,9 @@ class ResultStore:
     def append(self, record: QueryRecord) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = asdict(record)
+        for name in ("llm_calls", "input_tokens", "output_tokens"):  # LLM rerankers only
+            if data[name] is None:
+                del data[name]
         data["time"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         # After an interruption the file may end in a torn line: start on a fresh one.
         torn = self.path.exists() and self.path.stat().st_size > 0 and _last_byte(self.path) != b"\n"
@@ -423,15 +436,17 @@ def evaluate(
             query = dataset.queries[qid]
             assert rr is not None
             try:
-                start = time.perf_counter()
-                ranked = rr.rank(query, texts, top_n=None)
-                elapsed = time.perf_counter() - start
+                with track_usage() as meter:
+                    start = time.perf_counter()
+                    ranked = rr.rank(query, texts, top_n=None)
+                    elapsed = time.perf_counter() - start
                 rec = QueryRecord(
                     run=run, key=keys[qid], qid=qid,
                     docids=[cands[item.index].docid for item in ranked],
                     latency_s=elapsed, n_docs=len(texts),
                     cost_usd=estimate_cost(rr.backend, rr.model, query, texts), run_id=rid,
                 )
+                _add_llm_usage(rec, rr, meter.total)
             except Exception as exc:  # one failing query must not stop the run
                 logger.warning("query %s failed for %s: %s", qid, run, exc)
                 rec = QueryRecord(
@@ -451,11 +466,51 @@ def evaluate(
     pq = per_query(rankings, dataset.qrels, measures, qids=qids)
     costs = [r.cost_usd for r in ok if r.cost_usd is not None]
     price = find_price(backend, model) if backend else None
+    llm_priced = any(r.llm_calls for r in ok) and bool(costs)
     return RunResult(
         label=run, backend=backend, model=model, metrics=mean(pq, list(measures)),
         per_query=pq, n_queries=len(qids), n_docs=sum(r.n_docs for r in ok),
         latency=latency_stats([r.latency_s for r in ok if r.latency_s is not None],
                               sum(r.n_docs for r in ok)),
-        cost_usd=sum(costs) if (costs and price is not None and price.usd is not None) else None,
+        cost_usd=sum(costs) if (costs and ((price is not None and price.usd is not None)
+                                           or llm_priced)) else None,
         failures={r.qid: r.error or "" for r in done if not r.ok}, rankings=rankings,
+        llm_usage=llm_usage_summary(ok),
     )
+
+
+def _add_llm_usage(rec: QueryRecord, rr: Reranker, usage: Usage) -> None:
+    """Record the LLM calls of one query, and their price when one is known."""
+    llms = [m for m in (rr, *rr.ranking_setup.fallbacks) if getattr(m, "chat_model", None)]
+    if not usage.calls and not llms:
+        return
+    rec.llm_calls, rec.input_tokens, rec.output_tokens = (
+        usage.calls, usage.input_tokens, usage.output_tokens)
+    if llms:  # priced as the first llm reranker of a chain (the one that normally answers)
+        member = llms[0]
+        cost = llm_cost(member.chat_model.name, usage.input_tokens, usage.output_tokens,
+                        input_price=getattr(member, "input_price", None),
+                        output_price=getattr(member, "output_price", None))
+        if cost is not None:
+            rec.cost_usd = (rec.cost_usd or 0.0) + cost
+
+
+def llm_usage_summary(records: Sequence[QueryRecord]) -> dict[str, float] | None:
+    """Totals and per-query means of the LLM usage of successful queries (``None``: no LLM).
+
+    Example:
+        >>> recs = [QueryRecord("r", "k", "q1", [], 0.1, 2, llm_calls=2, input_tokens=50,
+        ...                     output_tokens=4),
+        ...         QueryRecord("r", "k", "q2", [], 0.1, 2, llm_calls=0, input_tokens=0,
+        ...                     output_tokens=0)]
+        >>> llm_usage_summary(recs)["input_tokens_per_query"]
+        25.0
+    """
+    if not any(r.llm_calls is not None for r in records):
+        return None
+    out: dict[str, float] = {}
+    for name in ("llm_calls", "input_tokens", "output_tokens"):
+        total = sum(getattr(r, name) or 0 for r in records)
+        out[name] = total
+        out[f"{name}_per_query"] = total / len(records) if records else 0.0
+    return out

@@ -22,7 +22,13 @@ from rag_rerankers.llm.grading import (
 )
 from rag_rerankers.llm.permutation import parse_permutation, permutation_ids, rankgpt_messages
 from rag_rerankers.llm.text import cut_passage
-from rag_rerankers.llm.usage import Usage, UsageMeter, usage_from_mapping
+from rag_rerankers.llm.usage import (
+    Usage,
+    UsageMeter,
+    record_usage,
+    track_usage,
+    usage_from_mapping,
+)
 
 __all__ = [
     "GRADES_SCHEMA",
@@ -41,6 +47,8 @@ __all__ = [
     "parse_permutation",
     "permutation_ids",
     "rankgpt_messages",
+    "record_usage",
+    "track_usage",
     "umbrela_messages",
     "usage_from_mapping",
 ]

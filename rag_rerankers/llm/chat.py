@@ -17,13 +17,14 @@ Example:
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rag_rerankers.errors import ConfigError, LLMCallError, MissingDependencyError
-from rag_rerankers.llm.usage import Usage, usage_from_mapping
+from rag_rerankers.llm.usage import Usage, UsageMeter, record_usage, usage_from_mapping
 
 Message = tuple[str, str]
 """``(role, content)`` with role ``"system"``, ``"user"`` or ``"assistant"``."""
@@ -181,6 +182,13 @@ class ChatModel:
         self.model_name = model_name
         self._structured: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self.usage = UsageMeter()
+        """Every call's usage since this wrapper was made."""
+
+    def _done(self, reply: Reply) -> Reply:
+        self.usage.add(reply.usage)
+        record_usage(reply.usage)
+        return reply
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -236,11 +244,13 @@ class ChatModel:
         try:
             if self.framework == "langchain":
                 answer = self.client.invoke(checked)
-                return Reply(_langchain_text(answer), _langchain_usage(answer))
-            response = self.client.chat(self._llamaindex_messages(checked))
-            return Reply(self._llamaindex_text(response), _llamaindex_usage(response))
+                reply = Reply(_langchain_text(answer), _langchain_usage(answer))
+            else:
+                response = self.client.chat(self._llamaindex_messages(checked))
+                reply = Reply(self._llamaindex_text(response), _llamaindex_usage(response))
         except Exception as exc:
             raise LLMCallError(self.name, exc) from exc
+        return self._done(reply)
 
     async def achat(self, messages: Sequence[Message]) -> Reply:
         """Async :meth:`chat` (the framework's native async call)."""
@@ -248,11 +258,13 @@ class ChatModel:
         try:
             if self.framework == "langchain":
                 answer = await self.client.ainvoke(checked)
-                return Reply(_langchain_text(answer), _langchain_usage(answer))
-            response = await self.client.achat(self._llamaindex_messages(checked))
-            return Reply(self._llamaindex_text(response), _llamaindex_usage(response))
+                reply = Reply(_langchain_text(answer), _langchain_usage(answer))
+            else:
+                response = await self.client.achat(self._llamaindex_messages(checked))
+                reply = Reply(self._llamaindex_text(response), _llamaindex_usage(response))
         except Exception as exc:
             raise LLMCallError(self.name, exc) from exc
+        return self._done(reply)
 
     def complete(self, system: str | None, user: str) -> Reply:
         """Send a system prompt (may be ``None``) and a user prompt."""
@@ -280,7 +292,7 @@ class ChatModel:
             out = runnable.invoke(checked)
         except Exception as exc:
             raise LLMCallError(self.name, exc) from exc
-        return _structured_reply(out)
+        return self._done(_structured_reply(out))
 
     async def astructured(self, messages: Sequence[Message], schema: Mapping[str, Any]) -> Reply:
         """Async :meth:`structured`."""
@@ -292,7 +304,7 @@ class ChatModel:
             out = await runnable.ainvoke(checked)
         except Exception as exc:
             raise LLMCallError(self.name, exc) from exc
-        return _structured_reply(out)
+        return self._done(_structured_reply(out))
 
     def _structured_runnable(self, schema: Mapping[str, Any]) -> Any:
         if self.framework != "langchain":
@@ -311,9 +323,10 @@ class ChatModel:
     # ------------------------------------------------------------------ LlamaIndex helpers
     @staticmethod
     def _llamaindex_messages(messages: Sequence[Message]) -> list[Any]:
-        from llama_index.core.llms import ChatMessage
-
-        return [ChatMessage(role=role, content=content) for role, content in messages]
+        # The wrapped LLM is a LlamaIndex object, so its message type is already imported;
+        # looked up rather than imported, so the core never depends on LlamaIndex.
+        chat_message = sys.modules["llama_index.core.base.llms.types"].ChatMessage
+        return [chat_message(role=role, content=content) for role, content in messages]
 
     @staticmethod
     def _llamaindex_text(response: Any) -> str:

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import re
@@ -350,8 +351,10 @@ class Grader:
         if len(chunks) == 1 or self.concurrency == 1:
             replies = [self._call(query, chunk) for chunk in chunks]
         else:
+            # each worker runs in a copy of this context, so track_usage() sees its calls
+            context = contextvars.copy_context()
             with ThreadPoolExecutor(min(self.concurrency, len(chunks))) as pool:
-                replies = list(pool.map(lambda c: self._call(query, c), chunks))
+                replies = list(pool.map(lambda c: context.copy().run(self._call, query, c), chunks))
         return self._collect(replies, chunks)
 
     async def agrade_with_usage(self, query: str, passages: Sequence[str]) -> Grades:

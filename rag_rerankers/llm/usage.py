@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -128,3 +130,37 @@ class UsageMeter:
         with self._lock:
             total, self._total = self._total, Usage()
             return total
+
+
+_TRACKERS: ContextVar[tuple[UsageMeter, ...]] = ContextVar("rag_rerankers_llm_usage", default=())
+
+
+@contextmanager
+def track_usage() -> Iterator[UsageMeter]:
+    """Count the LLM calls made inside the ``with`` block (in this thread or task, and in the
+    threads and tasks it starts), whichever model or reranker makes them.
+
+    Blocks nest: an inner block's calls count in the outer one too. This is how the
+    evaluation reports usage per query, even when queries run concurrently.
+
+    Example:
+        >>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
+        >>> from rag_rerankers.llm import ChatModel
+        >>> model = ChatModel.of(FakeListChatModel(responses=["a", "b"]))
+        >>> with track_usage() as meter:
+        ...     _ = model.complete(None, "one"); _ = model.complete(None, "two")
+        >>> meter.total.calls
+        2
+    """
+    meter = UsageMeter()
+    token = _TRACKERS.set((*_TRACKERS.get(), meter))
+    try:
+        yield meter
+    finally:
+        _TRACKERS.reset(token)
+
+
+def record_usage(usage: Usage) -> None:
+    """Add one call's usage to every :func:`track_usage` block active here."""
+    for meter in _TRACKERS.get():
+        meter.add(usage)
