@@ -13,9 +13,9 @@ from rag_rerankers.cli import Command
 from rag_rerankers.evaluation.metrics import DEFAULT_METRICS
 
 
-def _dataset_args(p: argparse.ArgumentParser) -> None:
+def _dataset_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     p.add_argument(
-        "--dataset", required=True,
+        "--dataset", required=required,
         help="'sample' (bundled corpus), 'irds:<ir_datasets id>', a candidates .json file, a "
         "BEIR folder, or a folder with a candidates .json and a qrels file",
     )
@@ -99,7 +99,18 @@ def _eval(args: argparse.Namespace) -> int:
 def _setup_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("rerankers", nargs="+",
                    help="config strings; the first-stage order is always added as the baseline")
-    _dataset_args(p)
+    _dataset_args(p, required=False)
+    p.add_argument("--queries", help="instead of --dataset: your questions (.txt, one per "
+                   "line; .jsonl of {id, text}; or .tsv id<TAB>text), judged with --judge")
+    p.add_argument("--docs", help="with --queries: a folder of documents or a .jsonl of "
+                   "{id, text}, chunked and searched by --first-stage")
+    p.add_argument("--judge", help="grade the pooled results with an LLM instead of qrels: "
+                   "'llm:<provider>:<model>', e.g. llm:openai:gpt-4.1-mini (UMBRELA prompt)")
+    p.add_argument("--judge-depth", type=int, default=10,
+                   help="pool the top N of every run for judging (default: 10)")
+    p.add_argument("--judge-cache", default=None,
+                   help="judgements cache (default: OUT/judgements.jsonl); share it between "
+                   "runs so that only new pairs are paid for")
     p.add_argument("--out", default="rerank-results",
                    help="folder for per_query.jsonl, compare.json/.csv and plots "
                    "(default: rerank-results)")
@@ -110,10 +121,11 @@ def _compare(args: argparse.Namespace) -> int:
     from rag_rerankers.evaluation.compare import compare
     from rag_rerankers.evaluation.report import comparison_table
 
-    ds = _load(args)
+    ds = _load_for_compare(args)
     cmp = compare(
         args.rerankers, ds, _metrics(args), rel=args.rel, out_dir=args.out,
         resume=not args.fresh, progress=not args.no_progress, plots=not args.no_plots,
+        judge=args.judge, judge_depth=args.judge_depth, judge_cache=args.judge_cache,
     )
     if args.json:
         print(json.dumps(cmp.to_dict(include_per_query=False), indent=2, default=str))
@@ -125,9 +137,39 @@ def _compare(args: argparse.Namespace) -> int:
         for r in cmp.results:
             for qid, err in r.failures.items():
                 print(f"failed: {r.label}: query {qid}: {err}", file=sys.stderr)
+        if cmp.judging is not None:
+            j = cmp.judging
+            cost = "unknown" if j["cost_usd"] is None else f"${j['cost_usd']:.4f}"
+            print(f"judged by {j['judge']}: {j['pairs']} pooled pairs (top {j['depth']}), "
+                  f"{j['judged']} graded now, {j['cached']} from the cache, {j['invalid']} "
+                  f"invalid and {j['failed']} failed (counted not relevant); tokens "
+                  f"{j['input_tokens']} in / {j['output_tokens']} out; cost {cost}")
         for kind, path in cmp.files.items():
             print(f"wrote {kind}: {path}")
     return 1 if cmp.errors else 0
+
+
+def _load_for_compare(args: argparse.Namespace):  # noqa: ANN202 - EvalDataset
+    from rag_rerankers.errors import ConfigError
+
+    if args.queries is None and args.docs is None:
+        if args.dataset is None:
+            raise ConfigError("give --dataset, or --queries and --docs (with --judge)")
+        return _load(args)
+    if args.dataset is not None or args.queries is None or args.docs is None:
+        raise ConfigError("use either --dataset, or --queries together with --docs")
+    if args.judge is None:
+        raise ConfigError("questions without relevance labels need a judge: add --judge "
+                          "llm:<provider>:<model>")
+    from rag_rerankers.evaluation.corpus import corpus_of, load_chunks
+    from rag_rerankers.evaluation.readers import read_queries, with_first_stage
+
+    corpus = corpus_of(load_chunks(args.docs))
+    queries = read_queries(args.queries)
+    ds = with_first_stage(name=Path(args.queries).stem, queries=queries, corpus=corpus,
+                          qrels={q: {} for q in queries}, run=None, first_stage=args.first_stage,
+                          depth=args.depth or 100, info={"source": args.docs})
+    return ds.limit(args.limit)
 
 
 EVAL = Command("evaluate one reranker: nDCG/MRR/Recall/P/MAP, latency and cost", _setup_eval, _eval,

@@ -13,13 +13,15 @@ import contextlib
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rag_rerankers.errors import ConfigError
 from rag_rerankers.evaluation.comparison import Comparison
 from rag_rerankers.evaluation.dataset import EvalDataset
-from rag_rerankers.evaluation.metrics import DEFAULT_METRICS
+from rag_rerankers.evaluation.metrics import DEFAULT_METRICS, mean, parse_metrics, per_query
 from rag_rerankers.evaluation.report import write_outputs
 from rag_rerankers.evaluation.runner import (
     RunResult,
@@ -29,6 +31,9 @@ from rag_rerankers.evaluation.runner import (
     is_first_stage,
     spec_label,
 )
+
+if TYPE_CHECKING:
+    from rag_rerankers.evaluation.judge import JudgeReport
 
 logger = logging.getLogger("rag_rerankers.evaluation")
 
@@ -68,7 +73,7 @@ def paired_test(
 
 def compare(
     specs: Sequence[SpecLike],
-    dataset: EvalDataset,
+    dataset: EvalDataset | Mapping[str, str],
     metrics: Sequence[str] = DEFAULT_METRICS,
     *,
     rel: int = 1,
@@ -76,6 +81,11 @@ def compare(
     resume: bool = True,
     progress: bool = True,
     plots: bool = True,
+    retriever: Any = None,
+    depth: int | None = None,
+    judge: Any = None,
+    judge_depth: int = 10,
+    judge_cache: str | Path | None = None,
 ) -> Comparison:
     """Evaluate every spec on the same candidates; the first-stage order is always the first
     row and the baseline of the significance test.
@@ -83,7 +93,34 @@ def compare(
     With ``out_dir``, per-query records go to ``out_dir/per_query.jsonl`` as they are made
     (an interrupted run resumes from it), and ``compare.json``, ``compare.csv`` and the plots
     ``quality_vs_latency.png`` and ``metrics.png`` are written at the end.
+
+    Args:
+        retriever: your own first stage (a LangChain retriever, a LlamaIndex retriever or
+            index, or a function ``query -> documents``; see
+            :mod:`rag_rerankers.evaluation.retrievers`): it retrieves the candidates of
+            ``dataset``'s queries (``dataset`` may then be just ``{query id: text}``), at most
+            ``depth`` per query.
+        judge: grade the pooled top ``judge_depth`` of every run (first stage included) with a
+            judge instead of ``dataset``'s qrels: ``"llm:<provider>:<model>"``, a chat model,
+            a :class:`~rag_rerankers.evaluation.judge.Judge` or a function ``(query, passage)
+            -> grade`` (see :mod:`rag_rerankers.evaluation.judge`). Judgements are cached in
+            ``judge_cache`` (default ``out_dir/judgements.jsonl``); the counts and cost are in
+            :attr:`Comparison.judging`, the graded qrels in ``out_dir/judged_qrels.txt``.
     """
+    if retriever is not None:
+        from rag_rerankers.evaluation.retrievers import dataset_from_retriever
+
+        if isinstance(dataset, EvalDataset):
+            dataset = dataset_from_retriever(
+                retriever, dataset.queries, dataset.qrels if judge is None else None,
+                depth=depth, name=dataset.name)
+        else:
+            dataset = dataset_from_retriever(retriever, dataset, depth=depth)
+    elif not isinstance(dataset, EvalDataset):
+        raise ConfigError("compare needs an EvalDataset, or queries together with a retriever")
+    if judge is not None:
+        # Every query with candidates is evaluated; its qrels come from the judge afterwards.
+        dataset = replace(dataset, qrels={q: {} for q, c in dataset.candidates.items() if c})
     metrics = list(metrics)
     if SIGNIFICANCE_METRIC not in metrics:
         metrics.append(SIGNIFICANCE_METRIC)
@@ -105,8 +142,46 @@ def compare(
         except Exception as exc:  # a spec that cannot be built must not stop the others
             logger.error("%s could not be evaluated: %s", label, exc)
             errors[label] = f"{type(exc).__name__}: {exc}"
+    judging = None
+    if judge is not None:
+        results, judging = _judged(results, dataset, metrics, rel=rel, judge=judge,
+                                   depth=judge_depth, progress=progress,
+                                   cache=judge_cache or (out / "judgements.jsonl" if out else None))
     cmp = Comparison(dataset=dataset.stats(), metrics=metrics, results=results, errors=errors)
+    if judging is not None:
+        cmp.judging = judging.to_dict()
+        if out is not None:
+            from rag_rerankers.evaluation.judge import write_trec_qrels
+
+            write_trec_qrels(judging.qrels, out / "judged_qrels.txt")
     cmp.significance = {r.label: paired_test(r, cmp.baseline) for r in results[1:]}
     if out is not None:
         write_outputs(cmp, out, plots=plots)
     return cmp
+
+
+def _judged(
+    results: list[RunResult],
+    dataset: EvalDataset,
+    metrics: Sequence[str],
+    *,
+    rel: int,
+    judge: Any,
+    depth: int,
+    progress: bool,
+    cache: str | Path | None,
+) -> tuple[list[RunResult], JudgeReport]:
+    """Pool every run's top ``depth``, have the judge grade it, and score the runs again on
+    those grades."""
+    from rag_rerankers.evaluation.judge import judge_pool, make_judge, pool
+
+    pooled = pool([r.rankings for r in results], depth)
+    report = judge_pool(dataset, pooled, make_judge(judge), cache=cache, depth=depth,
+                        progress=progress)
+    measures = parse_metrics(metrics, rel)
+    qids = dataset.evaluated_qids
+    rescored = []
+    for r in results:
+        pq = per_query(r.rankings, report.qrels, measures, qids=qids)
+        rescored.append(replace(r, per_query=pq, metrics=mean(pq, list(measures))))
+    return rescored, report

@@ -23,6 +23,9 @@ class Comparison:
     significance: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    judging: dict[str, Any] | None = None
+    """With a judge: pooled pairs, judged, cached, invalid and failed replies, tokens, cost
+    (:meth:`~rag_rerankers.evaluation.judge.JudgeReport.to_dict`)."""
 
     @property
     def baseline(self) -> RunResult:
@@ -36,6 +39,7 @@ class Comparison:
             "results": [r.to_dict(include_per_query=include_per_query) for r in self.results],
             "significance": self.significance,
             "errors": self.errors,
+            **({"judging": self.judging} if self.judging is not None else {}),
         }
 
     def rows(self) -> list[dict[str, Any]]:

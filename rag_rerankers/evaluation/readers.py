@@ -148,13 +148,13 @@ def load_beir(
         for q in _read_jsonl(folder / "queries.jsonl")
         if str(q["_id"]) in qrels
     }
-    return _with_first_stage(
+    return with_first_stage(
         name=folder.name, queries=queries, corpus=corpus, qrels=qrels,
         run=run, first_stage=first_stage, depth=depth, info={"source": str(folder), "split": split},
     )
 
 
-def _with_first_stage(
+def with_first_stage(
     *,
     name: str,
     queries: dict[str, str],
@@ -185,6 +185,26 @@ def _with_first_stage(
     )
 
 
+def read_queries(path: str | Path) -> dict[str, str]:
+    """Questions from a file: ``.jsonl`` of ``{"_id"|"id", "text"}``, ``.tsv`` of
+    ``id<TAB>text``, or plain text, one question per line (ids ``q0001``, ``q0002``, ...)."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        rows = list(_read_jsonl(path))
+        try:
+            return {str(r.get("_id", r.get("id"))): str(r["text"]) for r in rows}
+        except KeyError as exc:
+            raise InvalidInputError(f"{path}: every line needs a 'text' key") from exc
+    lines = [line.rstrip("\n") for line in path.read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if line.strip()]
+    if path.suffix == ".tsv":
+        pairs = [line.split("\t", 1) for line in lines]
+        if any(len(p) != 2 for p in pairs):
+            raise InvalidInputError(f"{path}: every line must be id<TAB>question")
+        return {p[0].strip(): p[1].strip() for p in pairs}
+    return {f"q{i:04d}": line.strip() for i, line in enumerate(lines, start=1)}
+
+
 def sample_dataset(*, first_stage: str = "bm25", depth: int = 20) -> EvalDataset:
     """The bundled sample corpus as an :class:`EvalDataset` (the corpus itself, 89 passages
     and 16 judged queries, is :func:`rag_rerankers.sample.load_sample`), with a computed first
@@ -200,7 +220,7 @@ def sample_dataset(*, first_stage: str = "bm25", depth: int = 20) -> EvalDataset
     sample = load_sample()
     corpus = {d.id: d.content for d in sample.documents}
     queries = {q.id: q.text for q in sample.queries}
-    return _with_first_stage(
+    return with_first_stage(
         name="sample", queries=queries, corpus=corpus, qrels=sample.qrels(), run=None,
         first_stage=first_stage, depth=depth, info={"source": "rag_rerankers.sample"},
     )
@@ -252,7 +272,7 @@ def load_ir_datasets(
             first_stage="scoreddocs", info=dict(info, depth=depth),
         )
     corpus = {str(d.doc_id): d.default_text() for d in ds.docs_iter()}
-    return _with_first_stage(
+    return with_first_stage(
         name=dataset_id, queries=queries, corpus=corpus, qrels=qrels, run=run,
         first_stage=first_stage, depth=depth, info=info,
     )

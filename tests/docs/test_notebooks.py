@@ -69,6 +69,7 @@ def test_there_are_notebooks() -> None:
         "02_llamaindex_quickstart.ipynb",
         "03_choosing_a_reranker.ipynb",
         "04_api_providers.ipynb",
+        "05_labels_from_your_documents.ipynb",
     } <= names
 
 
