@@ -27,8 +27,12 @@ except ModuleNotFoundError:  # Python 3.10
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The subcommands this project declares in pyproject.toml (besides the core's `backends`).
+SHIPPED_COMMANDS = {"compare", "dataset", "demo", "eval"}
+
 PLUGIN = '''
 from rag_rerankers.cli import Command
+
 
 def _setup(p):
     p.add_argument("--name", default="world")
@@ -67,12 +71,12 @@ def _listed(help_text: str) -> set[str]:
 def test_pyproject_declares_the_commands_as_entry_points() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
     declared = project["entry-points"][ENTRY_POINT_GROUP]
-    assert set(declared) == {"demo", "eval", "compare"}
+    assert set(declared) == SHIPPED_COMMANDS
     for name, value in declared.items():
         ep = metadata.EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP)
         assert isinstance(ep.load(), Command), name
     # from this checkout the CLI has them whatever the installed metadata says
-    assert list(load_commands()) == ["backends", "compare", "demo", "eval"]
+    assert list(load_commands()) == ["backends", *sorted(SHIPPED_COMMANDS)]
     assert list(COMMANDS) == ["backends"]  # the core itself defines only `backends`
 
 
@@ -127,7 +131,7 @@ def test_source_checkout_supersedes_stale_metadata_of_this_project(tmp_path: Pat
     _dist_info(site, "rag-rerankers", {"eval": "old_module:EVAL", "stale": "old_module:STALE"})
     run = _cli("--help", path=[site, ROOT], cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert _listed(run.stdout) == {"backends", "demo", "eval", "compare"}
+    assert _listed(run.stdout) == {"backends", *SHIPPED_COMMANDS}
 
 
 def test_installed_package_uses_its_metadata_only(tmp_path: Path) -> None:
