@@ -11,12 +11,16 @@ prints nDCG@10 (ir-measures, through rag_rerankers.evaluation) for:
 - ``fusion=rrf``: RRF of the first stage's order with bm25 on corpus statistics.
 
 each with bm25s's defaults (k1=1.5, b=0.75, no stemming) and with Pyserini's first-stage
-settings (k1=0.9, b=0.4, Snowball English stemming). With ``--dense`` it also reorders the
-candidates by all-MiniLM-L6-v2 (``embedding?offline=true``; minutes on a small CPU) and
-measures bm25 fused with that dense order -- the hybrid case.
+settings (k1=0.9, b=0.4, Snowball English stemming). Two optional hybrid cases:
+
+- ``--sample``: the bundled sample corpus (89 passages, 16 queries) with a real dense first
+  stage (exact search over all-MiniLM-L6-v2 embeddings, top 20) and with a bm25s first stage,
+  each reranked by bm25 alone and fused by RRF (about a minute);
+- ``--dense``: DL19's candidates reordered by all-MiniLM-L6-v2 (``embedding?offline=true``),
+  then fused with bm25 (4,300 passages through the model: half an hour on 2 busy cores).
 
 Usage:
-    python benchmarks/bm25_corpus_stats.py [--dense]
+    python benchmarks/bm25_corpus_stats.py [--sample] [--dense]
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from rag_rerankers.backends.bm25 import BM25Reranker  # noqa: E402
 from rag_rerankers.backends.bm25_stats import BM25CorpusStats, tokenize  # noqa: E402
-from rag_rerankers.evaluation import EvalDataset, evaluate, load_dataset  # noqa: E402
+from rag_rerankers.evaluation import EvalDataset, evaluate, load_dataset, sample_dataset  # noqa: E402
+from rag_rerankers.sample import load_sample  # noqa: E402
 
 DATA = next(
     (base / "shared" / "data" / "trec-dl19" for base in (ROOT.parent, ROOT.parent.parent)
@@ -75,7 +80,10 @@ def reordered(dataset: EvalDataset, spec: str) -> tuple[EvalDataset, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dense", action="store_true", help="also measure the hybrid case")
+    parser.add_argument("--sample", action="store_true",
+                        help="also the sample corpus with a dense and a bm25s first stage")
+    parser.add_argument("--dense", action="store_true",
+                        help="also DL19 reordered by all-MiniLM-L6-v2 (slow)")
     args = parser.parse_args()
     if DATA is None:
         sys.exit("TREC DL19 not found: expected ../shared/data/trec-dl19/ beside the checkout")
@@ -100,6 +108,21 @@ def main() -> None:
         print(f"{ndcg(rrf, dl19):8.4f}  RRF(first stage, bm25 corpus statistics), rrf_k=60")
         own_rrf = BM25Reranker(**options).configure(fusion="rrf")
         print(f"{ndcg(own_rrf, dl19):8.4f}  RRF(first stage, bm25 candidates' statistics)")
+    if args.sample:
+        sample_corpus = [d.content for d in load_sample().documents]
+        for first in ("faiss:embedding?offline=true", "bm25"):
+            ds = sample_dataset(first_stage=first, depth=20)
+            print(f"-- bundled sample corpus ({len(sample_corpus)} passages, "
+                  f"{len(ds.evaluated_qids)} queries), first stage {first!r}, top 20")
+            print(f"{ndcg('first-stage', ds):8.4f}  first stage alone")
+            for label, options in SETTINGS.items():
+                stats = BM25CorpusStats.fit(sample_corpus, stemmer=options.get("stemmer"))
+                print(f"{ndcg(BM25Reranker(**options), ds):8.4f}  bm25, candidates' statistics, "
+                      f"{label}")
+                print(f"{ndcg(BM25Reranker(corpus_stats=stats, **options), ds):8.4f}  bm25, corpus "
+                      f"statistics, {label}")
+                fused = BM25Reranker(corpus_stats=stats, **options).configure(fusion="rrf")
+                print(f"{ndcg(fused, ds):8.4f}  RRF(first stage, bm25 corpus statistics), {label}")
     if args.dense:
         dense, dense_ndcg = reordered(dl19, "embedding?offline=true&batch_size=64")
         print("-- a dense order (all-MiniLM-L6-v2 over the BM25 top 100) as the first stage")
