@@ -206,7 +206,7 @@ class Reranker(ABC):
     # ----------------------------------------------------------------- public API
     def configure(self, **controls: Any) -> Reranker:
         """Set ``top_n`` and the ranking controls (``normalize``, ``score_threshold``, ``fallbacks``, ``on_error``,
-        ``cache``, ``long_docs``, ``rank_fields``, ``dedup``, ...; see
+        ``cache``, ``long_docs``, ``rank_fields``, ``dedup``, ``fusion``, ...; see
         :data:`rag_rerankers.controls.setup.CONTROL_OPTIONS`); returns ``self``.
 
         :func:`~rag_rerankers.init_reranker` calls this with the controls of a config string.

@@ -8,8 +8,8 @@ the sync driver (:func:`run`, calls ``_score``) and the async driver (:func:`aru
 2. for each reranker of the chain (the reranker, then its ``fallbacks``): cut or split long
    documents (``long_docs``), look scores up in the cache, score the misses, pool windows;
    a failure moves on to the next reranker (``on_error``);
-3. normalize (``normalize``), sort (score descending, ties in input order, NaN last), apply
-   ``score_threshold`` then ``top_n``.
+3. normalize (``normalize``), apply ``score_threshold``, fuse with the input order
+   (``fusion=rrf``), sort (score descending, ties in input order, NaN last), apply ``top_n``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 from rag_rerankers.controls.cache import ScoreCache, content_hash, identity, make_key
 from rag_rerankers.controls.chunk import Span, count_tokens, pool, windows
+from rag_rerankers.controls.fusion import rrf
 from rag_rerankers.controls.normalize import normalize_scores
 from rag_rerankers.controls.setup import DEFAULT_SETUP, Controls
 from rag_rerankers.controls.text import group_duplicates, reader_parts
@@ -40,6 +41,8 @@ CHUNKS = "chunks"
 DUPLICATE_OF = "duplicate_of"
 DUPLICATES = "duplicates"
 RERANK_ERROR = "rerank_error"
+RERANKER_RANK = "reranker_rank"
+RERANKER_SCORE = "reranker_score"
 
 
 def sort_key(index_and_score: tuple[int, float]) -> tuple[bool, float, int]:
@@ -160,6 +163,8 @@ def rank_steps(
             meta: dict[str, Any] = {RAW_SCORE: raw[u], RERANKED_BY: scorer.name, RERANKED: True}
             meta.update(details[u])
             rows.append((i, scores[u], meta))
+        if c.fusion == "rrf":
+            return _select(docs, group, _fused(rows, c), c, top_n, threshold=None)
         return _select(docs, group, rows, c, top_n, threshold=c.score_threshold)
 
     if c.on_error == "passthrough":
@@ -175,6 +180,21 @@ def rank_steps(
         ]
         return _select(docs, group, rows, c, top_n, threshold=None)
     raise AllRerankersFailedError(failures) from failures[-1][1]
+
+
+def _fused(rows: list[tuple[int, float, dict[str, Any]]], c: Controls) -> list[tuple[int, float, dict[str, Any]]]:
+    """``fusion=rrf``: RRF scores of the reranker's order and the input order. Every candidate
+    was scored (the pipeline asks for all scores); the threshold applies to the reranker's own
+    (normalized) score, since RRF scores have no absolute meaning."""
+    order = [i for i, _ in sorted(((i, score) for i, score, _ in rows), key=sort_key)]
+    fused, reranker_rank = rrf(order, c.rrf_k)
+    out = []
+    for i, score, meta in rows:
+        if c.score_threshold is not None and not (score >= c.score_threshold):
+            continue
+        meta.update({RERANKER_RANK: reranker_rank[i], RERANKER_SCORE: score})
+        out.append((i, fused[i], meta))
+    return out
 
 
 def _select(
@@ -235,6 +255,7 @@ def _score_units(
         and cache is None
         and not c.chunking
         and c.normalize != "minmax"  # needs every score; the others are monotone
+        and c.fusion == "none"  # needs every candidate's rank
     ):
         texts = [p + doc + s for (p, s), doc in zip(parts, contents, strict=True)]
         got = yield ScoreRequest(scorer, query, texts, top_n)

@@ -15,6 +15,7 @@ from typing import Any
 
 from rag_rerankers.controls.cache import CACHE_MODES, ScoreCache, make_cache
 from rag_rerankers.controls.chunk import LONG_DOCS_MODES, POOLING_MODES
+from rag_rerankers.controls.fusion import FUSION_MODES, RRF_K
 from rag_rerankers.controls.normalize import NORMALIZE_MODES
 from rag_rerankers.controls.text import DEDUP_MODES, split_template
 from rag_rerankers.errors import ConfigError
@@ -59,6 +60,10 @@ CONTROL_OPTIONS: tuple[Option, ...] = (
     Option("dedup", "str", "keep",
            "Identical contents are scored once; 'keep' returns every copy, 'collapse' only the "
            "first (listing the others in metadata).", nullable=False, choices=DEDUP_MODES),
+    Option("fusion", "str", "none",
+           "'rrf': fuse the reranker's order with the input (first-stage) order by reciprocal "
+           "rank; scores become rank-derived.", nullable=False, choices=FUSION_MODES),
+    Option("rrf_k", "int", RRF_K, "RRF's constant k: 1/(k + rank) per list.", nullable=False),
 )
 """Ranking controls every backend accepts, applied by :meth:`Reranker.rank` through
 :meth:`Reranker.configure`; never passed to backend constructors."""
@@ -80,6 +85,8 @@ class Controls:
     pooling: str = "max"
     rank_fields: str | tuple[str, ...] | None = None
     dedup: str = "keep"
+    fusion: str = "none"
+    rrf_k: int = RRF_K
 
     @property
     def chunking(self) -> bool:
@@ -173,6 +180,8 @@ def build_setup(owner: Scorer, options: Mapping[str, Any]) -> RankingSetup:
                     "(1/rank), not relevance, so a threshold would only cut the list at a fixed "
                     "length. Use top_n instead (or mode=pointwise for graded scores)"
                 )
+    if controls.rrf_k < 0:
+        raise ConfigError(f"rrf_k must be >= 0, got {controls.rrf_k}")
     if controls.chunk_size is not None and controls.chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {controls.chunk_size}")
     if controls.chunk_overlap is not None:
