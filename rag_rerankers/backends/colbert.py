@@ -60,7 +60,8 @@ class ColBERTReranker(LocalReranker):
         super().__init__(model, **common)
         if max_length is not None and max_length < 4:
             raise ConfigError(f"max_length must be >= 4 tokens, got {max_length!r}")
-        self._loaded = load_colbert(self.model, device=self.device, offline=self.offline)
+        with self.loading():
+            self._loaded = load_colbert(self.model, device=self.device, offline=self.offline)
         encoder = self._loaded.model
         module = _transformer(encoder)
         default = getattr(module, "document_length", None) or encoder.max_seq_length
