@@ -86,6 +86,8 @@ class RunResult:
     cost_usd: float | None = None
     failures: dict[str, str] = field(default_factory=dict)
     rankings: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    reused: int = 0
+    """Queries whose stored result (``results_path``) was reused instead of reranked again."""
 
     @property
     def n_failed(self) -> int:
@@ -386,6 +388,10 @@ def evaluate(
     keys = {q: dataset.query_key(q) for q in qids}
     records = {q: stored[(q, keys[q])] for q in qids if (q, keys[q]) in stored}
     todo = [q for q in qids if not (q in records and records[q].ok)]
+    reused = len(qids) - len(todo)
+    if reused:
+        logger.info("%s: reusing %d of %d query results stored in %s", run, reused, len(qids),
+                    results_path)
 
     rr: Reranker | None = None
     if todo:
@@ -458,4 +464,5 @@ def evaluate(
                               sum(r.n_docs for r in ok)),
         cost_usd=sum(costs) if (costs and price is not None and price.usd is not None) else None,
         failures={r.qid: r.error or "" for r in done if not r.ok}, rankings=rankings,
+        reused=reused,
     )
