@@ -1,8 +1,9 @@
 """Quiet model loading: no progress bars from transformers or huggingface_hub unless asked.
 
-Loading a model makes transformers draw a "Loading weights" bar (through ``tqdm.auto``, which
-in a notebook without ipywidgets also warns ``IProgress not found``) and huggingface_hub draw a
-bar per downloaded file. A library call should print nothing unless asked, so the local
+Loading a model makes transformers draw a "Loading weights" bar (through ``tqdm.auto``, whose
+import in a notebook without ipywidgets also warns ``IProgress not found``: silenced when a
+quiet load is the first to import transformers) and huggingface_hub draw a bar per downloaded
+file. A library call should print nothing unless asked, so the local
 backends load their models inside :func:`quiet_loading`; their ``progress=true`` option brings
 the bars back.
 
@@ -24,7 +25,9 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -66,7 +69,13 @@ def _import_transformers_logging() -> Any:
     # import, as its own default.
     if not _installed("transformers"):
         return None
-    from transformers.utils import logging as tf_logging
+    if "transformers.utils.logging" in sys.modules:
+        return sys.modules["transformers.utils.logging"]
+    with warnings.catch_warnings():
+        # transformers imports tqdm.auto, which in a notebook without ipywidgets warns once,
+        # at import, "IProgress not found": about bars that quiet loading never draws.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        from transformers.utils import logging as tf_logging
 
     return tf_logging
 

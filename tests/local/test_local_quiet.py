@@ -48,6 +48,7 @@ def test_loading_a_model_prints_no_progress_bar(backend, tmp_path, capfd):
     out, err = capfd.readouterr()
     for mark in BAR_MARKS:
         assert mark not in err and mark not in out, err[-500:]
+    assert "LOAD REPORT" not in err  # colbert: the report every ColBERTv2 folder triggers
     assert reranker.progress is False
 
 
@@ -134,3 +135,31 @@ def test_a_user_hook_set_during_a_quiet_load_is_kept():
         assert tf_logging.set_tqdm_hook(None) is mine
     finally:
         tf_logging.set_tqdm_hook(None)
+
+
+def test_a_colbert_load_report_that_lists_a_real_problem_is_still_logged():
+    import logging
+
+    from rag_rerankers.backends.colbert import expected_load_report
+
+    class Keep(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    source = logging.getLogger("transformers.modeling_utils")
+    kept = Keep()
+    source.addHandler(kept)
+    try:
+        with expected_load_report():
+            source.warning("BertModel LOAD REPORT\nlinear.weight | UNEXPECTED |\n"
+                           "bert.encoder.layer.0.output.dense.weight | MISSING |")
+            source.warning("BertModel LOAD REPORT\nlinear.weight | UNEXPECTED |\n"
+                           "pooler.dense.bias | MISSING |")
+    finally:
+        source.removeHandler(kept)
+    assert len(kept.messages) == 1 and "encoder.layer.0" in kept.messages[0]
+    assert not source.filters  # removed after the load
