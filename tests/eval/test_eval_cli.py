@@ -179,3 +179,16 @@ def test_following_the_evaluation_guide_leaves_no_untracked_files() -> None:
         probe = f"{folder}/compare.json"
         ignored = subprocess.run(["git", "check-ignore", "-q", probe], cwd=root).returncode == 0
         assert ignored, f"{probe} (written by following docs/evaluation.md) is not git-ignored"
+
+
+def test_the_cli_keeps_its_run_bars_but_draws_no_model_loading_bars() -> None:
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "rag_rerankers", "eval", "--reranker", "embedding?offline=true",
+         "--dataset", "sample", "--limit", "2", "--json"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "2/2" in proc.stderr  # the evaluation's own bar: long CLI work shows progress
+    assert "Loading weights" not in proc.stderr, proc.stderr
