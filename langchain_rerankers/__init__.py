@@ -7,6 +7,7 @@ Example:
 
 try:
     from langchain_rerankers.compressor import RerankCompressor, init_compressor
+    from langchain_rerankers.embeddings import BiEncoderEmbeddings
 except ModuleNotFoundError as exc:  # a core-only install: say which extra brings the framework
     if (exc.name or "").split(".")[0] not in ("langchain_core", "langchain_classic", "pydantic"):
         raise
@@ -14,4 +15,4 @@ except ModuleNotFoundError as exc:  # a core-only install: say which extra bring
 
     raise MissingDependencyError("langchain", "langchain", exc.name or "", what="the LangChain adapter") from None
 
-__all__ = ["RerankCompressor", "init_compressor"]
+__all__ = ["BiEncoderEmbeddings", "RerankCompressor", "init_compressor"]

@@ -6,6 +6,7 @@ Example:
 """
 
 try:
+    from llamaindex_rerankers.embedding import BiEncoderEmbedding
     from llamaindex_rerankers.postprocessor import RerankPostprocessor, init_postprocessor
 except ModuleNotFoundError as exc:  # a core-only install: say which extra brings the framework
     if (exc.name or "").split(".")[0] not in ("llama_index", "pydantic"):
@@ -14,4 +15,4 @@ except ModuleNotFoundError as exc:  # a core-only install: say which extra bring
 
     raise MissingDependencyError("llamaindex", "llamaindex", exc.name or "", what="the LlamaIndex adapter") from None
 
-__all__ = ["RerankPostprocessor", "init_postprocessor"]
+__all__ = ["BiEncoderEmbedding", "RerankPostprocessor", "init_postprocessor"]

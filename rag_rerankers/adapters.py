@@ -9,6 +9,8 @@ The core never imports this module; the adapters do. It imports no framework eit
 - :func:`adapter_field`: a field assigned after construction, checked.
 - :func:`adapter_copy_check`: pickling or deep-copying refused, with the way out, when the
   reranker cannot be.
+- :func:`embedding_backend`: the bi-encoder behind the embeddings adapters (a vector store's
+  embedding from the same model cache as the rerankers).
 """
 
 from __future__ import annotations
@@ -117,6 +119,29 @@ def _check_adapter_arguments(
         f"Valid: {', '.join(sorted(own))} ({owner}); {', '.join(sorted(valid - own))} "
         f"(options of backend {backend!r})"
     )
+
+
+def embedding_backend(owner: str, spec: Any, options: Mapping[str, Any]) -> Any:
+    """The bi-encoder an embeddings adapter encodes with: ``init_reranker(spec, **options)``,
+    which must have an ``embed`` method (the ``embedding`` backend), else :class:`ConfigError`.
+
+    Example:
+        >>> embedding_backend("Embeddings", "embedding", {}).model
+        'sentence-transformers/all-MiniLM-L6-v2'
+        >>> try:
+        ...     embedding_backend("Embeddings", "bm25", {})
+        ... except ConfigError as err:
+        ...     print(str(err).split(":")[0])
+        Embeddings needs a bi-encoder
+    """
+    built = init_reranker(spec, **options)
+    if not callable(getattr(built, "embed", None)):
+        raise ConfigError(
+            f"{owner} needs a bi-encoder: an 'embedding' config string such as 'embedding' (the "
+            "packaged all-MiniLM-L6-v2) or 'embedding:<sentence-transformers model or folder>', "
+            f"got {getattr(built, 'name', type(built).__name__)!r}"
+        )
+    return built
 
 
 def adapter_field(name: str, value: Any) -> Any:

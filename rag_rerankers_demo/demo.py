@@ -116,9 +116,6 @@ def run_demo(
 ) -> int:
     """Print before/after for one query and nDCG@10 / MRR@10 over every judged query."""
     from langchain_classic.retrievers import ContextualCompressionRetriever
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # weight-loading bars would clutter the demo's output
 
     from langchain_rerankers import RerankCompressor
 

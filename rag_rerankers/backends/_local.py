@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
 from rag_rerankers.options import Option
+from rag_rerankers.quiet import quiet_loading
 
 logger = logging.getLogger("rag_rerankers")
 
@@ -193,6 +195,9 @@ class LocalReranker(Reranker):
         Option("offline", "bool", False,
                "Never contact the model hub: use a local folder, a packaged model or the HF cache.",
                nullable=False),
+        Option("progress", "bool", False,
+               "Show the progress bars of model loading (downloads, weights); default: quiet.",
+               nullable=False),
     )
 
     def __init__(
@@ -203,11 +208,17 @@ class LocalReranker(Reranker):
         device: str | None = None,
         batch_size: int = 32,
         offline: bool = False,
+        progress: bool = False,
     ) -> None:
         super().__init__(model=model, top_n=top_n)
         self.device = device
         self.batch_size = check_batch_size(batch_size)
         self.offline = offline
+        self.progress = progress
+
+    def loading(self) -> AbstractContextManager[None]:
+        """Where a subclass loads its model: quiet unless ``progress=true`` (see :mod:`rag_rerankers.quiet`)."""
+        return quiet_loading(self.progress)
 
 
 class TokenBudgetReranker(LocalReranker):

@@ -12,12 +12,16 @@ the query tokens (:attr:`ScoreType.UNBOUNDED`; at most the query length, 32 by d
 
 Example:
     >>> [o.name for o in ColBERTReranker.declared_options()]
-    ['top_n', 'device', 'batch_size', 'offline', 'max_length']
+    ['top_n', 'device', 'batch_size', 'offline', 'progress', 'max_length']
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rag_rerankers.backends._local import (
@@ -40,6 +44,53 @@ def load_colbert(
                                       errors=(OSError, ValueError, KeyError))
 
 
+# A Stanford ColBERTv2 folder loads into a BertModel with its projection beside it, so on every
+# load transformers logs a 15-line "LOAD REPORT": `linear.weight` unexpected (sentence-transformers
+# loads it into its own Dense module) and the pooler, which ColBERT never uses, missing.
+EXPECTED_REPORT_KEYS = frozenset({"linear.weight", "pooler.dense.weight", "pooler.dense.bias"})
+_REPORT_ROW = re.compile(r"^(\S+)\s*\|\s*(?:UNEXPECTED|MISSING|MISMATCH)\b", re.MULTILINE)
+
+
+class ExpectedLoadReport(logging.Filter):
+    r"""Drops, in the loading thread only, a transformers load report listing nothing but
+    :data:`EXPECTED_REPORT_KEYS`; any other key (a real mismatch) is reported as usual.
+
+    Example:
+        >>> f = ExpectedLoadReport()
+        >>> def record(msg):
+        ...     return logging.LogRecord("transformers", logging.WARNING, "", 0, msg, None, None)
+        >>> f.filter(record("BertModel LOAD REPORT\nlinear.weight | UNEXPECTED |"))
+        False
+        >>> f.filter(record("BertModel LOAD REPORT\nclassifier.weight | MISSING |"))
+        True
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if threading.get_ident() != self.thread:
+            return True
+        message = record.getMessage()
+        if "LOAD REPORT" not in message:
+            return True
+        keys = set(_REPORT_ROW.findall(message))
+        return not (keys and keys <= EXPECTED_REPORT_KEYS)
+
+
+@contextmanager
+def expected_load_report() -> Iterator[None]:
+    """Leave out the load report every ColBERTv2 folder triggers (see :class:`ExpectedLoadReport`)."""
+    source = logging.getLogger("transformers.modeling_utils")
+    quiet = ExpectedLoadReport()
+    source.addFilter(quiet)
+    try:
+        yield
+    finally:
+        source.removeFilter(quiet)
+
+
 def _transformer(encoder: Any) -> Any:
     return encoder[0]
 
@@ -60,7 +111,8 @@ class ColBERTReranker(LocalReranker):
         super().__init__(model, **common)
         if max_length is not None and max_length < 4:
             raise ConfigError(f"max_length must be >= 4 tokens, got {max_length!r}")
-        self._loaded = load_colbert(self.model, device=self.device, offline=self.offline)
+        with self.loading(), expected_load_report():
+            self._loaded = load_colbert(self.model, device=self.device, offline=self.offline)
         encoder = self._loaded.model
         module = _transformer(encoder)
         default = getattr(module, "document_length", None) or encoder.max_seq_length

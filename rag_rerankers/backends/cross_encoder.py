@@ -356,10 +356,11 @@ class CrossEncoderReranker(TokenBudgetReranker):
         self.engine = engine
         self.quantize = quantize
         self.amp = amp
-        self._loaded = load_cross_encoder(
-            self.model, device=self.device, offline=self.offline, dtype=dtype, engine=engine,
-            quantize=quantize,
-        )
+        with self.loading():
+            self._loaded = load_cross_encoder(
+                self.model, device=self.device, offline=self.offline, dtype=dtype, engine=engine,
+                quantize=quantize,
+            )
         runtime = self._loaded.model
         self.max_length = max_length or runtime.max_length
         self.set_token_budget(runtime.device_type)

@@ -55,9 +55,10 @@ class EmbeddingReranker(LocalReranker):
         super().__init__(model, **common)
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
-        self._loaded = load_sentence_transformer(
-            self.model, device=self.device, offline=self.offline
-        )
+        with self.loading():
+            self._loaded = load_sentence_transformer(
+                self.model, device=self.device, offline=self.offline
+            )
 
     def token_window(self) -> TokenWindow | None:
         """The model's window (``max_seq_length``) and tokenizer, for ``long_docs="chunk"``."""

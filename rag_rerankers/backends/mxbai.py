@@ -165,7 +165,9 @@ class MxbaiReranker(TokenBudgetReranker):
             raise ConfigError(f"max_length must be >= 16 tokens, got {max_length!r}")
         self.dtype = dtype
         self.instruction = instruction
-        self._loaded = load_mxbai(self.model, device=self.device, offline=self.offline, dtype=dtype)
+        with self.loading():
+            self._loaded = load_mxbai(self.model, device=self.device, offline=self.offline,
+                                      dtype=dtype)
         rt = self._loaded.model
         # Upstream: the prompt template must fit beside max_length in the model's window.
         self.max_length = min(max_length, rt.model_max_length - rt.predefined_length)

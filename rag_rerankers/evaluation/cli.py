@@ -48,6 +48,23 @@ def _load(args: argparse.Namespace):  # noqa: ANN202 - EvalDataset, imported laz
     return ds.limit(args.limit)
 
 
+def _inputs(ds, args: argparse.Namespace) -> str | None:  # noqa: ANN001 - EvalDataset
+    """Which qrels file the scores rest on, and whether it was picked up implicitly."""
+    qrels = ds.stats().get("qrels")
+    if qrels is None:
+        return None
+    if args.qrels is None and "source" in ds.info and Path(ds.info["source"]).suffix == ".json":
+        return f"qrels: {qrels} (found beside the candidates; --qrels chooses another)"
+    return f"qrels: {qrels}"
+
+
+def _reused(res, results_path: Path | None) -> str | None:  # noqa: ANN001 - RunResult
+    if not res.reused:
+        return None
+    return (f"resumed {res.label}: reused {res.reused} of {res.n_queries} query results from "
+            f"{results_path} (--fresh recomputes them)")
+
+
 def _console():  # noqa: ANN202 - rich.console.Console, imported lazily
     from rich.console import Console
 
@@ -87,6 +104,9 @@ def _eval(args: argparse.Namespace) -> int:
         payload.pop("per_query")
         print(json.dumps(payload, indent=2))
     else:
+        for line in (_inputs(ds, args), _reused(res, out / "per_query.jsonl" if out else None)):
+            if line:
+                print(line)
         _console().print(result_table(res, ds.stats()))
         for qid, err in res.failures.items():
             print(f"failed: query {qid}: {err}", file=sys.stderr)
@@ -130,8 +150,14 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(cmp.to_dict(include_per_query=False), indent=2, default=str))
     else:
+        jsonl = Path(args.out) / "per_query.jsonl"
+        for line in (_inputs(ds, args), *(_reused(r, jsonl) for r in cmp.results)):
+            if line:
+                print(line)
         _console().print(comparison_table(cmp))
-        print("p: paired t-test of per-query nDCG@10 against the first-stage order")
+        metric = cmp.significance_metric
+        print(f"{metric} diff (p): mean per-query {metric} minus the first-stage order's "
+              "(negative: worse), with the p-value of a paired t-test")
         for label, err in cmp.errors.items():
             print(f"not evaluated: {label}: {err}", file=sys.stderr)
         for r in cmp.results:

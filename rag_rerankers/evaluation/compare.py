@@ -79,7 +79,7 @@ def compare(
     rel: int = 1,
     out_dir: str | Path | None = None,
     resume: bool = True,
-    progress: bool = True,
+    progress: bool = False,
     plots: bool = True,
     retriever: Any = None,
     depth: int | None = None,
@@ -92,7 +92,8 @@ def compare(
 
     With ``out_dir``, per-query records go to ``out_dir/per_query.jsonl`` as they are made
     (an interrupted run resumes from it), and ``compare.json``, ``compare.csv`` and the plots
-    ``quality_vs_latency.png`` and ``metrics.png`` are written at the end.
+    ``quality_vs_latency.png`` and ``metrics.png`` are written at the end. ``progress=True``
+    shows a tqdm bar per run (the CLI's default; a library call prints nothing by default).
 
     Args:
         retriever: your own first stage (a LangChain retriever, a LlamaIndex retriever or

@@ -31,6 +31,11 @@ class Comparison:
     def baseline(self) -> RunResult:
         return self.results[0]
 
+    @property
+    def significance_metric(self) -> str:
+        """The metric of the significance test (``nDCG@10``)."""
+        return next((s["metric"] for s in self.significance.values() if "metric" in s), "nDCG@10")
+
     def to_dict(self, *, include_per_query: bool = True) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
@@ -52,6 +57,7 @@ class Comparison:
             rows.append({
                 "run": r.label,
                 **{m: r.metrics.get(m) for m in self.metrics},
+                "mean_diff": sig.get("mean_diff"),  # signed: a drop is negative
                 "p_value": sig.get("p_value"),
                 "p50_ms": lat.get("p50_ms"),
                 "p95_ms": lat.get("p95_ms"),

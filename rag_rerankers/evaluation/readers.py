@@ -101,13 +101,16 @@ def load_candidates_json(
             [(h["docid"], h.get("content", h.get("text", ""))) for h in hits], qid
         )
     judged = qrels if isinstance(qrels, Mapping) else load_qrels(qrels)
+    info = {"source": str(path)}
+    if not isinstance(qrels, Mapping):
+        info["qrels"] = str(qrels)  # reports name the judgements they were scored against
     return EvalDataset(
         name=name or path.stem,
         queries=queries,
         candidates=candidates,
         qrels={str(q): {str(d): int(g) for d, g in j.items()} for q, j in judged.items()},
         first_stage="bm25" if "bm25" in path.stem.lower() else "given order",
-        info={"source": str(path)},
+        info=info,
     )
 
 
@@ -142,7 +145,8 @@ def load_beir(
         str(d["_id"]): _doc_text(d.get("title"), d.get("text"))
         for d in _read_jsonl(folder / "corpus.jsonl")
     }
-    qrels = load_beir_qrels(folder / "qrels" / f"{split}.tsv")
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    qrels = load_beir_qrels(qrels_path)
     queries = {
         str(q["_id"]): q["text"]
         for q in _read_jsonl(folder / "queries.jsonl")
@@ -150,7 +154,7 @@ def load_beir(
     }
     return with_first_stage(
         name=folder.name, queries=queries, corpus=corpus, qrels=qrels,
-        run=run, first_stage=first_stage, depth=depth, info={"source": str(folder), "split": split},
+        run=run, first_stage=first_stage, depth=depth, info={"source": str(folder), "qrels": str(qrels_path), "split": split},
     )
 
 
@@ -291,7 +295,8 @@ def load_dataset(
 
     - ``"sample"``: the bundled sample corpus (first stage computed, depth 20 by default);
     - ``"irds:<id>"`` (or ``"ir_datasets:<id>"``): an ``ir_datasets`` id;
-    - a ``.json`` file of candidates (``qrels`` required unless a ``qrels*`` file sits next to it);
+    - a ``.json`` file of candidates (``qrels`` required unless a ``qrels*`` file sits next to it:
+      then that one is used, and named in the dataset's ``stats()["qrels"]``);
     - a BEIR folder (has ``corpus.jsonl``);
     - a folder with one candidates ``.json`` and one ``qrels*`` file (e.g. ``../shared/data/trec-dl19``).
     """
@@ -320,6 +325,7 @@ def load_dataset(
             if len(found) != 1:
                 raise ConfigError(f"pass the qrels file for {path} (--qrels)")
             qrels = found[0]
+            logger.info("using the qrels file %s, found beside %s", qrels, path)
         ds = load_candidates_json(path, qrels, name=path.parent.name if path.parent.name else None)
         if depth is not None:
             ds.candidates = {q: c[:depth] for q, c in ds.candidates.items()}

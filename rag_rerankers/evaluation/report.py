@@ -34,6 +34,13 @@ def _p(value: float | None) -> str:
     return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"
 
 
+def _diff(diff: float | None, p: float | None) -> str:
+    """The signed mean difference from the baseline and its p-value: ``-0.2016 (p=1.2e-05)``."""
+    if diff is None:
+        return "-"
+    return f"{diff:+.4f} (p={_p(p)})"
+
+
 def _cost(value: float | None) -> str:
     return "-" if value is None else f"${value:.4f}"
 
@@ -53,7 +60,9 @@ def comparison_table(cmp: Comparison) -> Any:
     rows = cmp.rows()
     llm = bool(rows) and "llm_calls_per_query" in rows[0]
     llm_cols = ("LLM calls/q", "tokens in/q", "tokens out/q") if llm else ()
-    for col in ("p", "p50 ms", "p95 ms", "docs/s", *llm_cols, "cost $", "failed"):
+    # The difference is signed so that a significant drop cannot read like a win.
+    for col in (f"{cmp.significance_metric} diff (p)", "p50 ms", "p95 ms", "docs/s", *llm_cols,
+                "cost $", "failed"):
         table.add_column(col, justify="right")
     for row in rows:
         usage = [_fmt(row[f"{n}_per_query"], 1)
@@ -61,7 +70,8 @@ def comparison_table(cmp: Comparison) -> Any:
         table.add_row(
             row["run"],
             *(_fmt(row[m]) for m in cmp.metrics),
-            _p(row["p_value"]) if row["run"] != cmp.baseline.label else "baseline",
+            _diff(row["mean_diff"], row["p_value"]) if row["run"] != cmp.baseline.label
+            else "baseline",
             _fmt(row["p50_ms"], 1),
             _fmt(row["p95_ms"], 1),
             _fmt(row["docs_per_s"], 1),

@@ -96,6 +96,8 @@ class RunResult:
     """LLM rerankers only: ``llm_calls``, ``input_tokens``, ``output_tokens`` (totals over the
     queries) and the same per query (``*_per_query``, means)."""
     rankings: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    reused: int = 0
+    """Queries whose stored result (``results_path``) was reused instead of reranked again."""
 
     @property
     def n_failed(self) -> int:
@@ -372,7 +374,7 @@ def evaluate(
     rel: int = 1,
     results_path: str | Path | None = None,
     resume: bool = True,
-    progress: bool = True,
+    progress: bool = False,
     label: str | None = None,
     warmup: bool = True,
 ) -> RunResult:
@@ -384,7 +386,10 @@ def evaluate(
         metrics: metric names (see :mod:`rag_rerankers.evaluation.metrics`).
         rel: minimum grade counted relevant by binary metrics (MRR, Recall, P, MAP).
         results_path: JSONL file that receives one record per query; with ``resume`` the
-            queries already recorded there (without error) are not run again.
+            queries already recorded there (without error) are not run again
+            (:attr:`RunResult.reused` says how many).
+        progress: show a tqdm progress bar on stderr (the CLI does; a library call prints
+            nothing by default).
         warmup: run one untimed call first (local models: the first call pays one-off costs);
             never done for API backends, where it would be billed.
     """
@@ -399,6 +404,10 @@ def evaluate(
     keys = {q: dataset.query_key(q) for q in qids}
     records = {q: stored[(q, keys[q])] for q in qids if (q, keys[q]) in stored}
     todo = [q for q in qids if not (q in records and records[q].ok)]
+    reused = len(qids) - len(todo)
+    if reused:
+        logger.info("%s: reusing %d of %d query results stored in %s", run, reused, len(qids),
+                    results_path)
 
     rr: Reranker | None = None
     if todo:
@@ -425,10 +434,12 @@ def evaluate(
         with contextlib.suppress(Exception):
             rr.rank(dataset.queries[todo[0]], [c.text for c in first[:2]], top_n=None)
 
-    from tqdm.auto import tqdm
+    bar = None
+    if progress:  # tqdm.auto only when asked: in a notebook its import alone can warn
+        from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(qids), initial=len(qids) - len(todo), desc=run[:40], unit="q",
-               disable=not progress, file=sys.stderr, leave=True)
+        bar = tqdm(total=len(qids), initial=len(qids) - len(todo), desc=run[:40], unit="q",
+                   file=sys.stderr, leave=True)
     try:
         for qid in todo:
             cands = dataset.candidates[qid]
@@ -456,9 +467,11 @@ def evaluate(
             records[qid] = rec
             if store is not None:
                 store.append(rec)
-            bar.update(1)
+            if bar is not None:
+                bar.update(1)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
 
     done = [records[q] for q in qids if q in records]
     ok = [r for r in done if r.ok]
@@ -476,6 +489,7 @@ def evaluate(
                                            or llm_priced)) else None,
         failures={r.qid: r.error or "" for r in done if not r.ok}, rankings=rankings,
         llm_usage=llm_usage_summary(ok),
+        reused=reused,
     )
 
 

@@ -89,6 +89,24 @@ def test_notebook_is_stored_stripped(path: Path) -> None:
     assert "widgets" not in nb.metadata
 
 
+# What a notebook must never show: progress bars of model loading, tqdm's complaint about
+# ipywidgets, and deprecation warnings (langchain-community's sunset notice among them).
+NOISE = ("Loading weights", "TqdmWarning", "IProgress not found", "DeprecationWarning",
+         "is being sunset")
+
+
+def noise(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """(cell index, text) of every output of an executed notebook that shows :data:`NOISE`."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            # stderr text, or a widget's text form (tqdm.auto draws widget bars with ipywidgets)
+            text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
+            if any(mark in text for mark in NOISE):
+                found.append((i, text[:300]))
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_offline(path: Path) -> None:
@@ -99,6 +117,7 @@ def test_notebook_runs_offline(path: Path) -> None:
     ]
     assert not errors
     assert any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")
+    assert not noise(nb), f"{path.name} prints progress bars or warnings: {noise(nb)}"
 
 
 if __name__ == "__main__":  # print a notebook's outputs, for writing and reviewing notebooks

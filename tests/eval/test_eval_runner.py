@@ -124,3 +124,16 @@ def test_spec_strings_and_dicts_are_built_by_the_factory() -> None:
     b = evaluate({"backend": "bm25", "k1": 1.2}, ds, METRICS, progress=False)
     assert a.label == b.label == "bm25?k1=1.2" and a.backend == "bm25"
     assert a.metrics == b.metrics
+
+
+def test_library_calls_print_nothing_unless_progress_is_asked(capfd) -> None:
+    from rag_rerankers.evaluation import compare
+    from rag_rerankers.evaluation.readers import sample_dataset
+
+    ds = sample_dataset(depth=5).limit(3)
+    capfd.readouterr()
+    evaluate("bm25", ds)
+    compare(["bm25"], ds, plots=False)
+    assert capfd.readouterr() == ("", "")
+    evaluate("bm25", ds, progress=True)
+    assert "3/3" in capfd.readouterr().err
