@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
 
 from langchain_rerankers import RerankCompressor
 from rag_rerankers import init_reranker
+from rag_rerankers.errors import ConfigError
 from rag_rerankers.types import ScoreType
 
 from fakes import FixedReranker, OverlapReranker
@@ -55,6 +57,11 @@ def test_subset_sorted_top_n_and_threshold(data, top_n, threshold, normalize):
     assert all(i.document == docs[i.index] for i in everything)
     _check_order(everything)
 
+    if threshold is not None and score_type is ScoreType.RANK:
+        # rank scores (1/rank) are positions: a threshold is refused, top_n is the way to cut
+        with pytest.raises(ConfigError, match="Use top_n"):
+            rr.configure(score_threshold=threshold)
+        return
     cut = rr.configure(score_threshold=threshold).rank("q", docs, top_n=top_n)
     _check_order(cut)
     passing = [
