@@ -11,9 +11,9 @@ raises. Two kinds of unreachable hub, both on 127.0.0.1:
 
 "before" is the code before ``rag_rerankers/hub.py`` was added (``git archive`` of the parent
 of the commit that added it, or ``--before FOLDER``); "after" is this checkout. The processes of
-one side run concurrently (they mostly wait), so a full run takes about as long as the slowest
-"before" case. Prints medians side by side, the "Retrying in" lines each printed, and whether
-the error still says "Check your internet connection".
+one side run ``--workers`` at a time (they mostly wait). Prints medians side by side, the
+"Retrying in" lines each printed, and whether the error still says "Check your internet
+connection".
 
 Usage::
 
@@ -120,6 +120,8 @@ def main() -> None:
                         help="RAG_RERANKERS_HUB_TIMEOUT for the 'after' runs (default 5)")
     parser.add_argument("--before", default=None, help="folder with the old package (default: git)")
     parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--workers", type=int, default=6,
+                        help="processes at once (each imports torch: mind the memory)")
     args = parser.parse_args()
 
     silent = Silent()
@@ -130,7 +132,7 @@ def main() -> None:
     for side, root in sides.items():
         jobs = {(side, b, h, i): (root, f"{b}:rag-rerankers-bench/not-cached-{b}", hubs[h])
                 for b, h in cases for i in range(args.runs)}
-        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
             futures = {key: pool.submit(run_once, *job, args.timeout) for key, job in jobs.items()}
             for (s, b, h, _), fut in futures.items():
                 results.setdefault((s, b, h), []).append(fut.result())

@@ -7,8 +7,10 @@ Scores equal ``Ranker.rerank``'s: the sigmoid of a one-logit head, the softmax p
 "relevant" for a two-logit head (:attr:`ScoreType.PROBABILITY`).
 
 No download happens when ``cache_dir/model_name/`` exists (the option has FlashRank's own
-name; the result cache's folder is the separate ``cache_path`` control). With ``offline=true`` a missing folder
-raises :class:`~rag_rerankers.ModelNotFoundError` naming it instead of downloading. ``model`` may
+name; the result cache's folder is the separate ``cache_path`` control). A missing folder is
+fetched by :func:`fetch_flashrank` (through ``huggingface_hub``: ``HF_ENDPOINT``, a bounded
+wait; FlashRank's own download has no timeout); with ``offline=true`` it raises
+:class:`~rag_rerankers.ModelNotFoundError` naming it instead. ``model`` may
 also be a folder: its parent is the cache and its name the model (a FlashRank model name, or
 any name when the folder holds exactly one ``.onnx`` file).
 
