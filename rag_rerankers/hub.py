@@ -200,31 +200,50 @@ def download_hint(backend: str | None, model: str) -> str:
     )
 
 
-def _not_found(repo_id: str, backend: str | None, folder: Path, reason: str) -> ModelNotFoundError:
-    return ModelNotFoundError(
-        f"model {repo_id!r} is not in the Hugging Face cache (searched {str(folder)!r}) and "
-        f"{reason}. {download_hint(backend, repo_id)}"
-    )
+def _not_found(repo_id: str, backend: str | None, folder: Path, reason: str,
+               files: HubFiles, revision: str | None = None) -> ModelNotFoundError:
+    missing = missing_files(repo_id, files, revision=revision, cache_dir=str(folder.parent))
+    where = (f"is not complete in the Hugging Face cache ({str(folder)!r} lacks "
+             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''})" if missing else
+             f"is not in the Hugging Face cache (searched {str(folder)!r})")
+    return ModelNotFoundError(f"model {repo_id!r} {where} and {reason}. {download_hint(backend, repo_id)}")
 
 
 def _present(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
-def cached(repo_id: str, files: HubFiles, *, revision: str | None = None,
-           cache_dir: str | None = None) -> Fetched | None:
-    """The cached snapshot of ``repo_id`` holding the declared files, or ``None``; never
-    touches the network."""
+def _snapshot(repo_id: str, revision: str | None, cache_dir: str | None) -> tuple[Path, str]:
     storage = storage_folder(repo_id, cache_dir)
     revision = revision or "main"
     ref = storage / "refs" / revision
     commit = ref.read_text().strip() if ref.is_file() else revision
-    folder = storage / "snapshots" / commit
+    return storage / "snapshots" / commit, commit
+
+
+def missing_files(repo_id: str, files: HubFiles, *, revision: str | None = None,
+                  cache_dir: str | None = None) -> list[str]:
+    """Declared files that a partly cached snapshot lacks (``[]``: complete, or none cached)."""
+    folder, commit = _snapshot(repo_id, revision, cache_dir)
+    if not folder.is_dir():
+        return []
+    listing = _tree_listing(storage_folder(repo_id, cache_dir), commit)
+    present = set(_present(folder))
+    wanted = files.select(listing if listing is not None else present)
+    return sorted(set(wanted) - present)
+
+
+def cached(repo_id: str, files: HubFiles, *, revision: str | None = None,
+           cache_dir: str | None = None) -> Fetched | None:
+    """The cached snapshot of ``repo_id`` holding the declared files, or ``None``; never
+    touches the network. Which files the snapshot should hold comes from the repository listing
+    huggingface_hub caches beside it (else from the files present)."""
+    folder, commit = _snapshot(repo_id, revision, cache_dir)
     if not folder.is_dir():
         return None
     present = _present(folder)
-    expected = _tree_listing(storage, commit)
-    wanted = files.select(expected if expected is not None else present)
+    listing = _tree_listing(storage_folder(repo_id, cache_dir), commit)
+    wanted = files.select(listing if listing is not None else present)
     if not wanted or set(wanted) - set(present):
         return None  # an interrupted download, or another backend's subset of the files
     return Fetched(repo_id, folder, tuple(wanted))
@@ -282,7 +301,8 @@ def fetch(
         found = cached(repo_id, files, revision=revision, cache_dir=cache)
         if found is None:
             raise _not_found(repo_id, backend, storage,
-                             f"{reason} forbids contacting the hub (no request was made)")
+                             f"{reason} forbids contacting the hub (no request was made)",
+                             files, revision)
         return found
 
     from huggingface_hub import HfApi, snapshot_download
@@ -317,6 +337,7 @@ def fetch(
             repo_id, backend, storage,
             f"the hub at {endpoint} could not be reached ({type(exc).__name__}: {_short(exc)}; "
             f"it is given {seconds:g} s to answer, set by {TIMEOUT_ENV})",
+            files, revision,
         ) from None
     names = [s.rfilename for s in (info.siblings or [])]
     wanted = files.select(names)
@@ -329,10 +350,18 @@ def fetch(
     import glob
 
     kwargs: dict[str, Any] = {"tqdm_class": _quiet_tqdm()} if progress is False else {}
-    folder = snapshot_download(
-        repo_id, revision=revision, cache_dir=cache, endpoint=endpoint,
-        allow_patterns=[glob.escape(f) for f in wanted], **kwargs,
-    )
+    try:
+        folder = snapshot_download(
+            repo_id, revision=revision, cache_dir=cache, endpoint=endpoint,
+            allow_patterns=[glob.escape(f) for f in wanted], **kwargs,
+        )
+    except Exception as exc:  # the hub answered, then failed mid-download
+        found = cached(repo_id, files, revision=revision, cache_dir=cache)
+        if found is not None:
+            return found
+        raise _not_found(repo_id, backend, storage,
+                         f"fetching it from the hub at {endpoint} failed ({type(exc).__name__}: "
+                         f"{_short(exc)})", files, revision) from None
     return Fetched(repo_id, Path(folder), tuple(wanted))
 
 

@@ -227,3 +227,13 @@ def test_missing_repository_and_timeout_setting(online, monkeypatch) -> None:
 
     with pytest.raises(ConfigError, match="RAG_RERANKERS_HUB_TIMEOUT"):
         fetch("org/nothing", HubFiles())
+
+
+def test_a_partly_cached_model_names_what_it_lacks(online, monkeypatch) -> None:
+    with FakeHub({"org/partial": tiny_model("bert")}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        folder = fetch("org/partial", HubFiles(), backend="cross-encoder", progress=False).folder
+    (folder / "model.safetensors").unlink()  # an interrupted download
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError, match=r"is not complete .* lacks model\.safetensors"):
+        init_reranker("cross-encoder:org/partial")
