@@ -40,6 +40,7 @@ BACKENDS = ("cross-encoder", "mxbai", "colbert")
 CHILD = r"""
 import json, sys, time
 import sentence_transformers, transformers  # imported before the clock starts
+import rag_rerankers
 from rag_rerankers import init_reranker
 start = time.perf_counter()
 try:
@@ -47,7 +48,8 @@ try:
     outcome, message = "loaded", ""
 except Exception as exc:
     outcome, message = type(exc).__name__, str(exc)
-print(json.dumps({"seconds": time.perf_counter() - start, "outcome": outcome, "message": message}))
+print(json.dumps({"seconds": time.perf_counter() - start, "outcome": outcome, "message": message,
+                  "package": rag_rerankers.__file__}))
 """
 
 
@@ -103,13 +105,16 @@ def run_once(code_root: Path, spec: str, endpoint: str, timeout: float) -> dict:
                if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
         env.update(PYTHONPATH=str(code_root), HF_ENDPOINT=endpoint, HF_HUB_CACHE=cache,
                    HF_HUB_DISABLE_TELEMETRY="1", RAG_RERANKERS_HUB_TIMEOUT=str(timeout))
+        # cwd: not this checkout, which `python -c` would put first on sys.path.
         proc = subprocess.run([sys.executable, "-c", CHILD, spec], env=env, capture_output=True,
-                              text=True, timeout=1800)
+                              text=True, timeout=1800, cwd=cache)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode or not lines:
         raise RuntimeError(f"{spec}: child failed:\n{proc.stderr[-2000:]}")
     result = json.loads(lines[-1])
     result["retries"] = proc.stderr.count("Retrying in")
+    if not result["package"].startswith(str(code_root)):
+        raise RuntimeError(f"imported {result['package']}, not the code in {code_root}")
     return result
 
 
