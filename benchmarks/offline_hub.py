@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("cross-encoder", "mxbai", "colbert")
+CAP = [300.0]  # set from --cap
 
 CHILD = r"""
 import json, sys, time
@@ -99,15 +99,20 @@ def before_tree(arg: str | None) -> Path:
     return folder
 
 
-def run_once(code_root: Path, spec: str, endpoint: str, timeout: float) -> dict:
+def run_once(code_root: Path, spec: str, endpoint: str, timeout: float, cap: float) -> dict:
     with tempfile.TemporaryDirectory() as cache:
         env = {k: v for k, v in os.environ.items()
                if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
         env.update(PYTHONPATH=str(code_root), HF_ENDPOINT=endpoint, HF_HUB_CACHE=cache,
                    HF_HUB_DISABLE_TELEMETRY="1", RAG_RERANKERS_HUB_TIMEOUT=str(timeout))
         # cwd: not this checkout, which `python -c` would put first on sys.path.
-        proc = subprocess.run([sys.executable, "-c", CHILD, spec], env=env, capture_output=True,
-                              text=True, timeout=1800, cwd=cache)
+        try:
+            proc = subprocess.run([sys.executable, "-c", CHILD, spec], env=env,
+                                  capture_output=True, text=True, timeout=cap, cwd=cache)
+        except subprocess.TimeoutExpired as exc:  # still waiting on the hub: stopped at the cap
+            err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+            return {"seconds": None, "outcome": "still waiting", "message": "",
+                    "retries": err.count("Retrying in")}
     lines = proc.stdout.strip().splitlines()
     if proc.returncode or not lines:
         raise RuntimeError(f"{spec}: child failed:\n{proc.stderr[-2000:]}")
@@ -125,10 +130,15 @@ def main() -> None:
                         help="RAG_RERANKERS_HUB_TIMEOUT for the 'after' runs (default 5)")
     parser.add_argument("--before", default=None, help="folder with the old package (default: git)")
     parser.add_argument("--backends", default=",".join(BACKENDS))
-    parser.add_argument("--workers", type=int, default=6,
+    parser.add_argument("--json", default=None, help="also write every run's result here")
+    parser.add_argument("--cap", type=float, default=300,
+                        help="stop a process after this many seconds (import included); "
+                        "reported as '>cap'")
+    parser.add_argument("--workers", type=int, default=9,
                         help="processes at once (each imports torch: mind the memory)")
     args = parser.parse_args()
 
+    CAP[0] = args.cap
     silent = Silent()
     hubs = {"closed port": closed_port(), "no answer": silent.endpoint}
     sides = {"before": before_tree(args.before), "after": ROOT}
@@ -138,10 +148,13 @@ def main() -> None:
         jobs = {(side, b, h, i): (root, f"{b}:rag-rerankers-bench/not-cached-{b}", hubs[h])
                 for b, h in cases for i in range(args.runs)}
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            futures = {key: pool.submit(run_once, *job, args.timeout) for key, job in jobs.items()}
+            futures = {key: pool.submit(run_once, *job, args.timeout, args.cap)
+                       for key, job in jobs.items()}
             for (s, b, h, _), fut in futures.items():
                 results.setdefault((s, b, h), []).append(fut.result())
 
+    if args.json:
+        Path(args.json).write_text(json.dumps({"|".join(k): v for k, v in results.items()}, indent=1))
     print(f"Unreachable hub: seconds until init_reranker fails (median of {args.runs}; "
           f"after: RAG_RERANKERS_HUB_TIMEOUT={args.timeout:g})\n")
     header = (f"{'backend':<14}{'hub':<13}{'before s':>10}{'after s':>10}{'ratio':>8}"
@@ -150,15 +163,33 @@ def main() -> None:
     print("-" * len(header))
     for b, h in cases:
         before, after = results[("before", b, h)], results[("after", b, h)]
-        tb = statistics.median(r["seconds"] for r in before)
-        ta = statistics.median(r["seconds"] for r in after)
-        rb = statistics.median(r["retries"] for r in before)
-        ra = statistics.median(r["retries"] for r in after)
-        mb = any("Check your internet connection" in r["message"] for r in before)
-        ma = any("Check your internet connection" in r["message"] for r in after)
-        print(f"{b:<14}{h:<13}{tb:>10.1f}{ta:>10.2f}{tb / ta:>7.0f}x{rb:>7.0f}/{ra:<5.0f}  "
-              f"{'yes' if mb else 'no':>3}/{'yes' if ma else 'no':<14}{after[0]['outcome']}")
+        print(f"{b:<14}{h:<13}{_median(before):>10}{_median(after):>10}{_ratio(before, after):>8}"
+              f"{_median(before, 'retries'):>7}/{_median(after, 'retries'):<5}  "
+              f"{_said(before):>3}/{_said(after):<14}{after[0]['outcome']}")
+    print(f"\n'>{args.cap:g}': still waiting on the hub when stopped ({args.cap:g} s after the "
+          "process started, imports included).")
 
+
+def _median(runs: list[dict], key: str = "seconds") -> str:
+    """Median of a column; a run stopped at the cap counts as longer than any finished one."""
+    values = sorted((r[key] if r[key] is not None else float("inf")) for r in runs)
+    mid = values[len(values) // 2] if len(values) % 2 else None
+    if mid is None:
+        mid = (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+    if mid == float("inf"):
+        return f">{CAP[0]:g}"
+    return f"{mid:.0f}" if key == "retries" else f"{mid:.1f}"
+
+
+def _ratio(before: list[dict], after: list[dict]) -> str:
+    b, a = _median(before), _median(after)
+    if b.startswith(">"):
+        return f">{float(b[1:]) / float(a):.0f}x"
+    return f"{float(b) / float(a):.0f}x"
+
+
+def _said(runs: list[dict]) -> str:
+    return "yes" if any("Check your internet connection" in r["message"] for r in runs) else "no"
 
 if __name__ == "__main__":
     main()
