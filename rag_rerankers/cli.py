@@ -3,8 +3,8 @@
 The core defines one command, ``backends``. Every other subcommand is a plugin: a
 :class:`Command` named by an entry point of the group ``rag_rerankers.commands``
 (:data:`ENTRY_POINT_GROUP`), the entry point's name being the command's name. This project
-declares ``eval`` and ``compare`` (:mod:`rag_rerankers.evaluation.cli`) and ``demo`` in its
-``pyproject.toml``; another package adds a command the same way::
+declares ``eval`` and ``compare`` (:mod:`rag_rerankers.evaluation.cli`), ``download``
+(:mod:`rag_rerankers.download`) and ``demo`` in its ``pyproject.toml``; another package adds a command the same way::
 
     [project.entry-points."rag_rerankers.commands"]
     hello = "my_package.cli:HELLO"   # HELLO = Command(help, setup, handler)

@@ -59,7 +59,13 @@ def _looks_like_path(name: str) -> bool:
 
 
 def hf_cache_dir() -> str:
-    """The Hugging Face hub cache folder in use (``HF_HUB_CACHE`` / ``HF_HOME``)."""
+    """The Hugging Face hub cache folder in use (``HF_HUB_CACHE`` / ``HF_HOME``), read now, so
+    a variable set after ``huggingface_hub`` was imported counts too."""
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(name):
+            return os.path.expanduser(os.environ[name])
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
     try:
         from huggingface_hub import constants
 

@@ -18,10 +18,12 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
+from rag_rerankers.hub import Fetched, HubFiles, fetch, local_source
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
 from rag_rerankers.options import Option
 from rag_rerankers.quiet import quiet_loading
@@ -188,6 +190,9 @@ class LocalReranker(Reranker):
     """
 
     kind = "local"
+    hub_files: ClassVar[HubFiles] = HubFiles()
+    """The files of a hub repository this backend opens: ``rag-rerankers download`` fetches
+    them, and loading a hub name fetches (or finds) them first (see :mod:`rag_rerankers.hub`)."""
     options = (
         Option("device", "str", None,
                "Torch device ('cpu', 'cuda', 'cuda:1', 'mps'); default: best available."),
@@ -219,6 +224,21 @@ class LocalReranker(Reranker):
     def loading(self) -> AbstractContextManager[None]:
         """Where a subclass loads its model: quiet unless ``progress=true`` (see :mod:`rag_rerankers.quiet`)."""
         return quiet_loading(self.progress)
+
+    @classmethod
+    def download(cls, model: str | None = None, *, progress: bool | None = True,
+                 timeout: float | None = None, **options: Any) -> Fetched:
+        """Fetch ``model`` (default: the backend's) into the Hugging Face cache, as
+        ``rag-rerankers download`` does; ``options`` are the spec's (unused here). A local
+        folder is returned as it is. ``timeout``: see :func:`rag_rerankers.hub.hub_timeout`."""
+        name = model or cls.default_model
+        if not name:
+            raise ConfigError(f"backend {cls.backend!r} needs a model name to download")
+        source = resolve_model(name)
+        if source.local:
+            return Fetched(name, Path(source.location), ())
+        return fetch(source.location, cls.hub_files, backend=cls.backend, progress=progress,
+                     timeout=timeout)
 
 
 class TokenBudgetReranker(LocalReranker):
@@ -253,12 +273,15 @@ def load_sentence_transformers(
     device: str | None = None,
     offline: bool = False,
     errors: tuple[type[BaseException], ...] = (OSError, ValueError),
+    hub_files: HubFiles | None = None,
+    backend: str = "embedding",
 ) -> LoadedModel[Any]:
     """Load (once per process) a sentence-transformers model class (``SentenceTransformer``,
     ``MultiVectorEncoder``) from a folder, packaged model or hub name.
 
     ``errors`` are the loading failures reported as
-    :class:`~rag_rerankers.ModelNotFoundError` (naming where the model was looked for).
+    :class:`~rag_rerankers.ModelNotFoundError` (naming where the model was looked for). A hub
+    name is fetched (or found) in the Hugging Face cache first: ``hub_files`` of ``backend``.
     """
     source = resolve_model(name)
 
@@ -266,10 +289,11 @@ def load_sentence_transformers(
         import sentence_transformers
 
         cls = getattr(sentence_transformers, class_name)
+        local = local_source(source, hub_files or HubFiles(), backend=backend, offline=offline)
         try:
-            return cls(source.location, device=device, local_files_only=offline or source.local)
+            return cls(local.location, device=device, local_files_only=True)
         except errors as exc:
-            raise load_error(source, offline, exc) from exc
+            raise load_error(local, offline, exc) from exc
         except RuntimeError as exc:  # torch: "Expected one of cpu, cuda, ... device type"
             if device is not None and "device" in str(exc):
                 raise ConfigError(f"invalid device {device!r}: {exc}") from exc

@@ -31,6 +31,7 @@ from rag_rerankers.backends._local import (
     max_length_option,
 )
 from rag_rerankers.errors import ConfigError
+from rag_rerankers.hub import SENTENCE_TRANSFORMERS_FILES
 from rag_rerankers.models import LoadedModel
 from rag_rerankers.registry import Alias, BackendInfo
 from rag_rerankers.types import ScoreType
@@ -41,7 +42,8 @@ def load_colbert(
 ) -> LoadedModel[Any]:
     """Load (once per process) a ``MultiVectorEncoder`` from a ColBERT folder or hub name."""
     return load_sentence_transformers("MultiVectorEncoder", name, device=device, offline=offline,
-                                      errors=(OSError, ValueError, KeyError))
+                                      errors=(OSError, ValueError, KeyError),
+                                      hub_files=ColBERTReranker.hub_files, backend="colbert")
 
 
 # A Stanford ColBERTv2 folder loads into a BertModel with its projection beside it, so on every
@@ -101,6 +103,8 @@ class ColBERTReranker(LocalReranker):
     backend = "colbert"
     default_model = "colbert-ir/colbertv2.0"
     score_type = ScoreType.UNBOUNDED
+    # Stanford-NLP checkpoints keep the query/document markers and lengths in artifact.metadata.
+    hub_files = SENTENCE_TRANSFORMERS_FILES + ("artifact.metadata",)
     options = (
         max_length_option(None, "Max document tokens (default: the checkpoint's doc_maxlen; "
                           "longer ones are truncated, with a warning)."),

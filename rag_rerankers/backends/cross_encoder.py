@@ -46,6 +46,7 @@ from rag_rerankers.backends._local import (
     torch_dtype,
 )
 from rag_rerankers.errors import ConfigError
+from rag_rerankers.hub import SENTENCE_TRANSFORMERS_FILES, local_source
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, ModelSource, load_error, resolve_model
 from rag_rerankers.options import Option
 from rag_rerankers.registry import Alias, BackendInfo
@@ -78,12 +79,13 @@ def _load_st_cross_encoder(
     kwargs: dict[str, Any] = {}
     if dtype is not None:
         kwargs["model_kwargs"] = {"dtype": torch_dtype(dtype)}
+    # A hub name becomes its cache folder first: bounded wait, no retries (rag_rerankers.hub).
+    local = local_source(source, CrossEncoderReranker.hub_files, backend="cross-encoder",
+                         offline=offline)
     try:
-        return CrossEncoder(
-            source.location, device=device, local_files_only=offline or source.local, **kwargs
-        )
+        return CrossEncoder(local.location, device=device, local_files_only=True, **kwargs)
     except (OSError, ValueError, RuntimeError) as exc:
-        raise load_error(source, offline, exc) from exc
+        raise load_error(local, offline, exc) from exc
 
 
 def _st_max_length(ce: Any) -> int | None:
@@ -317,6 +319,7 @@ class CrossEncoderReranker(TokenBudgetReranker):
     backend = "cross-encoder"
     default_model = "cross-encoder/ms-marco-MiniLM-L-6-v2"
     score_type = ScoreType.LOGIT
+    hub_files = SENTENCE_TRANSFORMERS_FILES
     options = (
         max_length_option(None, "Max tokens per scored input (longer ones are truncated, with a "
                           "warning); default: the model's."),

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rag_rerankers.backends._local import LocalReranker, load_sentence_transformers
+from rag_rerankers.hub import SENTENCE_TRANSFORMERS_FILES
 from rag_rerankers.models import LoadedModel
 from rag_rerankers.options import Option
 from rag_rerankers.registry import Alias, BackendInfo
@@ -28,7 +29,8 @@ def load_sentence_transformer(
     name: str, *, device: str | None = None, offline: bool = False
 ) -> LoadedModel[Any]:
     """Load (once per process) a ``SentenceTransformer`` from a folder, packaged model or hub name."""
-    return load_sentence_transformers("SentenceTransformer", name, device=device, offline=offline)
+    return load_sentence_transformers("SentenceTransformer", name, device=device, offline=offline,
+                                      hub_files=EmbeddingReranker.hub_files, backend="embedding")
 
 
 class EmbeddingReranker(LocalReranker):
@@ -37,6 +39,7 @@ class EmbeddingReranker(LocalReranker):
     backend = "embedding"
     default_model = "sentence-transformers/all-MiniLM-L6-v2"
     score_type = ScoreType.SIMILARITY
+    hub_files = SENTENCE_TRANSFORMERS_FILES
     options = (
         Option("query_prefix", "str", "", "Text put before the query (e.g. 'query: ' for e5).",
                nullable=False),

@@ -7,8 +7,10 @@ Scores equal ``Ranker.rerank``'s: the sigmoid of a one-logit head, the softmax p
 "relevant" for a two-logit head (:attr:`ScoreType.PROBABILITY`).
 
 No download happens when ``cache_dir/model_name/`` exists (the option has FlashRank's own
-name; the result cache's folder is the separate ``cache_path`` control). With ``offline=true`` a missing folder
-raises :class:`~rag_rerankers.ModelNotFoundError` naming it instead of downloading. ``model`` may
+name; the result cache's folder is the separate ``cache_path`` control). A missing folder is
+fetched by :func:`fetch_flashrank` (through ``huggingface_hub``: ``HF_ENDPOINT``, a bounded
+wait; FlashRank's own download has no timeout); with ``offline=true`` it raises
+:class:`~rag_rerankers.ModelNotFoundError` naming it instead. ``model`` may
 also be a folder: its parent is the cache and its name the model (a FlashRank model name, or
 any name when the folder holds exactly one ``.onnx`` file).
 
@@ -33,6 +35,7 @@ from rag_rerankers.backends._local import (
     max_length_option,
 )
 from rag_rerankers.errors import ConfigError, ModelNotFoundError
+from rag_rerankers.hub import Fetched, HubFiles, download_hint, fetch, offline_reason
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, ModelSource, load_error
 from rag_rerankers.options import Option
 from rag_rerankers.registry import BackendInfo
@@ -86,11 +89,10 @@ def load_flashrank(
     name, cache = _locate(model, cache_dir)
     folder = cache / name
     source = ModelSource(name=model, location=str(folder), local=True)
-    if offline and not folder.is_dir():
-        raise ModelNotFoundError(
-            f"flashrank model {name!r} is not in {str(folder)!r} and offline=true forbids the "
-            "download: put the model folder there or set cache_dir"
-        )
+    if not folder.is_dir():
+        # Fetched through huggingface_hub (HF_ENDPOINT, bounded wait), not flashrank's own
+        # download, which has no timeout and ignores mirrors.
+        fetch_flashrank(name, cache, offline=offline, progress=None)
 
     def loader() -> FlashRankRuntime:
         import flashrank
@@ -129,6 +131,39 @@ def load_flashrank(
     return MODEL_CACHE.get(("flashrank", str(folder), max_length), loader)
 
 
+FLASHRANK_REPO = "prithivida/flashrank"
+"""The hub repository FlashRank downloads its models from, as ``<model>.zip``."""
+
+
+def fetch_flashrank(name: str, cache: Path, *, offline: bool = False,
+                    progress: bool | None = True, timeout: float | None = None) -> Fetched:
+    """Put FlashRank model ``name`` in its folder ``cache/name`` (where ``flashrank.Ranker``
+    looks): its zip is fetched into the Hugging Face cache (see :func:`rag_rerankers.hub.fetch`)
+    and unpacked there."""
+    import zipfile
+
+    folder = cache / name
+    if not folder.is_dir():
+        reason = offline_reason(offline)
+        if reason is not None:
+            raise ModelNotFoundError(
+                f"flashrank model {name!r} is not in {str(folder)!r} and {reason} forbids the "
+                f"download. {download_hint('flashrank', name)} Or set cache_dir to the folder "
+                f"holding {name}/."
+            )
+        archive = fetch(FLASHRANK_REPO, HubFiles((f"{name}.zip",), weights=()),
+                        backend="flashrank", progress=progress, timeout=timeout)
+        cache.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(archive.folder / f"{name}.zip") as zipped:
+            zipped.extractall(cache)  # the archive holds <name>/...
+        if not folder.is_dir():
+            raise ModelNotFoundError(
+                f"the FlashRank archive {name}.zip from {FLASHRANK_REPO} did not unpack to {str(folder)!r}"
+            )
+    files = tuple(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()))
+    return Fetched(name, folder, files)
+
+
 class FlashRankReranker(TokenBudgetReranker):
     """FlashRank's ONNX cross-encoders on ONNX Runtime (CPU), scored in length-sorted batches."""
 
@@ -141,6 +176,14 @@ class FlashRankReranker(TokenBudgetReranker):
         Option("cache_dir", "str", None,
                "FlashRank's cache_dir: the folder holding <model>/ (default: /tmp)."),
     )
+
+    @classmethod
+    def download(cls, model: str | None = None, *, progress: bool | None = True,
+                 timeout: float | None = None, cache_dir: str | None = None,
+                 **options: Any) -> Fetched:
+        """Fetch a FlashRank model into its folder (``cache_dir``, default FlashRank's)."""
+        name, cache = _locate(model or str(cls.default_model), cache_dir)
+        return fetch_flashrank(name, cache, progress=progress, timeout=timeout)
 
     def __init__(
         self,

@@ -33,6 +33,7 @@ from rag_rerankers.backends._local import (
     torch_dtype,
 )
 from rag_rerankers.errors import ConfigError
+from rag_rerankers.hub import local_source
 from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
 from rag_rerankers.options import Option
 from rag_rerankers.registry import Alias, BackendInfo
@@ -93,16 +94,17 @@ def load_mxbai(
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        local_only = offline or source.local
+        # A hub name becomes its cache folder first: bounded wait, no retries (rag_rerankers.hub).
+        local = local_source(source, MxbaiReranker.hub_files, backend="mxbai", offline=offline)
         try:
             tokenizer = AutoTokenizer.from_pretrained(
-                source.location, padding_side="left", local_files_only=local_only
+                local.location, padding_side="left", local_files_only=True
             )
             model = AutoModelForCausalLM.from_pretrained(
-                source.location, dtype=torch_dtype(dtype) or "auto", local_files_only=local_only
+                local.location, dtype=torch_dtype(dtype) or "auto", local_files_only=True
             )
         except (OSError, ValueError) as exc:
-            raise load_error(source, offline, exc) from exc
+            raise load_error(local, offline, exc) from exc
         dev = torch.device(device) if device else _best_device()
         model = model.to(dev).eval()
 

@@ -28,7 +28,7 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parents[2]
 
 # The subcommands this project declares in pyproject.toml (besides the core's `backends`).
-SHIPPED_COMMANDS = {"compare", "dataset", "demo", "eval"}
+SHIPPED_COMMANDS = {"compare", "dataset", "demo", "download", "eval"}
 
 PLUGIN = '''
 from rag_rerankers.cli import Command
@@ -149,7 +149,7 @@ def test_installed_package_uses_its_metadata_only(tmp_path: Path) -> None:
     assert _listed(run.stdout) == {"backends", "eval", "compare"}  # no demo declared here
 
 
-@pytest.mark.parametrize("command", ["demo", "eval", "compare"])
+@pytest.mark.parametrize("command", ["demo", "download", "eval", "compare"])
 def test_plugin_modules_import_nothing_heavy(command: str) -> None:
     code = (
         "import json, sys\n"
