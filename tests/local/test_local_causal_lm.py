@@ -26,6 +26,9 @@ from local.helpers import DOCS, QUERY, tiny_model
 
 TOL = 1e-5
 
+# The published recipes pass max_length to tokenizer.pad, which transformers says it ignores.
+pytestmark = pytest.mark.filterwarnings("ignore:`max_length` is ignored when `padding`")
+
 
 # --------------------------------------------------------------- Qwen3-Reranker's recipe
 @functools.cache
@@ -251,7 +254,7 @@ def flag_llm_compute_score(folder, sentence_pairs, *, batch_size=16, max_length=
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
-    model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True, dtype=torch.float32)
     model.eval()
     yes_loc = tokenizer("Yes", add_special_tokens=False)["input_ids"][0]
 
