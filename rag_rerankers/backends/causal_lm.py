@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rag_rerankers.backends._local import (
     DTYPES,
@@ -153,7 +153,7 @@ def load_causal_lm(
         except (OSError, ValueError) as exc:
             raise load_error(source, offline, exc) from exc
         try:
-            dev = torch.device(device) if device else _best_device()
+            dev: Any = torch.device(device) if device else _best_device()
             model = model.to(dev).eval()
         except RuntimeError as exc:  # "Expected one of cpu, cuda, ... device type"
             raise ConfigError(f"invalid device {device!r}: {exc}") from exc
@@ -180,7 +180,7 @@ class YesNoReranker(TokenBudgetReranker):
     many prompt tokens are not document (:meth:`reserved_tokens`, for ``long_docs``).
     """
 
-    options = (
+    options: ClassVar[tuple[Option, ...]] = (
         Option("dtype", "str", None, "Weights dtype (default: the checkpoint's).", choices=DTYPES),
     )
     truncation_scope = "whole prompt"  # what max_length counts, for the truncation warning
@@ -199,7 +199,9 @@ class YesNoReranker(TokenBudgetReranker):
             raise ConfigError(f"max_length must be >= 16 tokens, got {max_length!r}")
         self.dtype = dtype
         self.instruction = instruction
-        self._loaded = load_causal_lm(self.model, device=self.device, offline=self.offline, dtype=dtype)
+        self._loaded = load_causal_lm(
+            str(self.model), device=self.device, offline=self.offline, dtype=dtype
+        )
         rt = self._loaded.model
         self.max_length = min(max_length, rt.model_max_length)
         with self._loaded.lock:

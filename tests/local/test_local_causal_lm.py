@@ -59,7 +59,7 @@ def qwen3_recipe(folder, query, docs, *, instruction=None, max_length=8192, batc
     def format_instruction(instruction, query, doc):
         if instruction is None:
             instruction = "Given a web search query, retrieve relevant passages that answer the query"
-        output = "<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}".format(
+        output = "<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}".format(  # noqa: UP032
             instruction=instruction, query=query, doc=doc
         )
         return output
@@ -166,22 +166,33 @@ def test_long_inputs_keep_the_suffix_and_match_the_recipe(caplog) -> None:
     np.testing.assert_allclose(full.score(QUERY, by_hand), ours, atol=TOL, rtol=0)
 
 
-def test_long_docs_chunk_uses_the_token_window() -> None:
-    folder = tiny_model("qwen3")
-    rr = init_reranker(f"causal-lm:{folder}?max_length=120&long_docs=chunk")
+@pytest.mark.parametrize(("backend", "kind", "max_length"), [("causal-lm", "qwen3", 120), ("bge-gemma", "qwen3-bos", 48)])
+def test_long_docs_chunk_uses_the_token_window(backend: str, kind: str, max_length: int) -> None:
+    folder = tiny_model(kind)
+    rr = init_reranker(f"{backend}:{folder}?max_length={max_length}&long_docs=chunk")
     window = rr.token_window()
-    assert window.max_tokens == 120 and window.pair_with_query
-    assert window.reserved > 40  # the Qwen3 prefix, suffix and template
+    assert window.max_tokens == max_length and window.pair_with_query
+    if backend == "causal-lm":
+        assert window.reserved > 40  # the Qwen3 prefix, suffix and template
     long_doc = " ".join(DOCS) * 4
     got = rr.rank(QUERY, [long_doc, DOCS[0]])
     item = next(i for i in got if i.index == 0)
     assert item.metadata["chunks"] > 1
     # Every chunk fits: scoring the best chunk alone (nothing cut) gives the document's score.
     start, end = item.metadata["chunk_span"]
-    plain = init_reranker(f"causal-lm:{folder}?max_length=120")
-    ids, cut = plain.build_inputs(QUERY, [long_doc[start:end]])
+    plain = init_reranker(f"{backend}:{folder}?max_length={max_length}")
+    _, cut = plain.build_inputs(QUERY, [long_doc[s:e] for s, e in windows_of(rr, long_doc)])
     assert cut == 0
-    assert abs(plain.score(QUERY, [long_doc[start:end]])[0] - item.score) < TOL
+    assert abs(plain.score(QUERY, [long_doc[start:end]])[0] - item.metadata["raw_score"]) < TOL
+
+
+def windows_of(rr, text: str) -> list[tuple[int, int]]:
+    """The spans ``long_docs=chunk`` cuts ``text`` into for ``rr`` (as the pipeline does)."""
+    from rag_rerankers.controls.chunk import count_tokens, windows
+
+    w = rr.token_window()
+    size = max(8, w.max_tokens - w.reserved - count_tokens(QUERY, w.tokenizer) - 1)
+    return windows(text, size, size // 4, w.tokenizer)
 
 
 def test_template_options_describe_another_model() -> None:
@@ -246,16 +257,24 @@ async def test_arank() -> None:
 
 
 # --------------------------------------------------------------- FlagEmbedding's LLM reranker
-def flag_llm_compute_score(folder, sentence_pairs, *, batch_size=16, max_length=512, prompt=None):
-    """``FlagEmbedding.FlagLLMReranker.compute_score`` (1.2.11, ``use_dataloader=False``,
-    ``normalize=False``), with its tokenizer, model and helpers inlined. transformers 5 dropped
-    ``prepare_for_model``; its ``only_second`` truncation is written out where it was called."""
+@functools.cache
+def flag_model(folder):
+    """``FlagLLMReranker.__init__``'s tokenizer and model (float32, CPU), once per folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
     model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True, dtype=torch.float32)
-    model.eval()
+    return tokenizer, model.eval()
+
+
+def flag_llm_compute_score(folder, sentence_pairs, *, batch_size=16, max_length=512, prompt=None):
+    """``FlagEmbedding.FlagLLMReranker.compute_score`` (1.2.11, ``use_dataloader=False``,
+    ``normalize=False``), with its tokenizer, model and helpers inlined. transformers 5 dropped
+    ``prepare_for_model``; its ``only_second`` truncation is written out where it was called."""
+    import torch
+
+    tokenizer, model = flag_model(folder)
     yes_loc = tokenizer("Yes", add_special_tokens=False)["input_ids"][0]
 
     def last_logit_pool(logits, attention_mask):
@@ -292,7 +311,7 @@ def flag_llm_compute_score(folder, sentence_pairs, *, batch_size=16, max_length=
             passages_inputs = tokenizer(passages, return_tensors=None, add_special_tokens=False,
                                         max_length=max_length, truncation=True)
             batch_inputs = []
-            for query_inputs, passage_inputs in zip(queries_inputs["input_ids"], passages_inputs["input_ids"]):
+            for query_inputs, passage_inputs in zip(queries_inputs["input_ids"], passages_inputs["input_ids"], strict=True):
                 item = prepare_for_model(
                     [tokenizer.bos_token_id] + query_inputs, sep_inputs + passage_inputs, encode_max_length
                 )
@@ -328,7 +347,6 @@ def test_bge_gemma_scores_equal_flagembedding(max_length: int) -> None:
 def test_bge_gemma_truncation_keeps_the_prompt_and_window() -> None:
     folder = tiny_model("qwen3-bos")
     rr = init_reranker(f"bge-gemma:{folder}?max_length=32")
-    tok = rr._loaded.model.tokenizer
     prompt_ids = rr._sep + rr._prompt
     ids, cut = rr.build_inputs(QUERY, [DOCS[4] * 5])
     assert cut == 1 and ids[0][-len(prompt_ids):] == prompt_ids
