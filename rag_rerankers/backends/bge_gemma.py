@@ -72,6 +72,11 @@ class BgeGemmaReranker(YesNoReranker):
     def answer_tokens(self) -> tuple[str, ...]:
         return ("Yes",)
 
+    def answer_ids(self, rt: CausalLMRuntime) -> list[int]:
+        # FlagEmbedding's yes_loc: the first id of "Yes" encoded as text (with a tokenizer that
+        # adds a leading space this is "▁Yes", not the vocabulary entry "Yes").
+        return [rt.ids("Yes")[0]]
+
     def reserved_tokens(self) -> int:
         # max_length counts query and passage; the bos and the "A: "/"B: " labels come out of it.
         return len(self._bos) + self._labels

@@ -206,7 +206,7 @@ class YesNoReranker(TokenBudgetReranker):
         self.max_length = min(max_length, rt.model_max_length)
         with self._loaded.lock:
             self.setup(rt)
-            self._answer_ids = [rt.token_id(t) for t in self.answer_tokens()]
+            self._answer_ids = self.answer_ids(rt)
             self._head, self._bias = rt.head_rows(self._answer_ids)
         self.set_token_budget(rt.model.device.type)
         self._truncation = TruncationWarner(self.name, self.max_length, scope=self.truncation_scope)
@@ -217,6 +217,10 @@ class YesNoReranker(TokenBudgetReranker):
 
     def answer_tokens(self) -> tuple[str, ...]:
         raise NotImplementedError
+
+    def answer_ids(self, rt: CausalLMRuntime) -> list[int]:
+        """The vocabulary ids of :meth:`answer_tokens` (looked up as tokens, like the Qwen3 recipe)."""
+        return [rt.token_id(t) for t in self.answer_tokens()]
 
     def build_inputs(self, query: str, documents: Sequence[str]) -> tuple[list[list[int]], int]:
         """Token ids of each prompt and how many documents were cut."""
