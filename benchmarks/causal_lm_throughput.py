@@ -137,6 +137,20 @@ def system_recipe(folder: Path, last_only: bool = False) -> Callable[[str, list[
     return run
 
 
+def padded_tokens(folder: Path, queries: list[tuple[str, list[str]]]) -> dict[str, int]:
+    """Tokens each system feeds the layers (prompts padded to their batch's longest)."""
+    from rag_rerankers import init_reranker
+
+    rr = init_reranker(f"qwen3-reranker:{folder}?device=cpu")
+    out = {"ours": 0, "fixed": 0, "real": 0}
+    for query, docs in queries:
+        lengths = [len(ids) for ids in rr.build_inputs(query, docs)[0]]
+        out["real"] += sum(lengths)
+        out["ours"] += sum(len(b) * max(lengths[i] for i in b) for b in rr.batches(lengths))
+        out["fixed"] += sum(len(lengths[s : s + 32]) * max(lengths[s : s + 32]) for s in range(0, len(lengths), 32))
+    return out
+
+
 def order(scores: list[float]) -> list[int]:
     return sorted(range(len(scores)), key=lambda i: (-scores[i], i))
 
@@ -181,6 +195,8 @@ def main() -> int:
                 rates[name].append(n_docs / (time.perf_counter() - start))
                 scores[name] = got
 
+        padded = padded_tokens(folder, queries)
+
     ref = names[1]
     ours_median = statistics.median(rates[names[0]])
     print(f"{args.arch} Qwen3 architecture ({ARCHS[args.arch]}), vocabulary 151936, "
@@ -196,6 +212,9 @@ def main() -> int:
         same = sum(order(a) == order(b) for a, b in zip(scores[name], scores[ref], strict=True))
         print(f"| {name} | {med:.1f} | {ours_median / med:.2f}x | {min(per_run):.2f}-{max(per_run):.2f}x "
               f"| {diff:.1e} | {same}/{len(queries)} |")
+    print(f"\nTokens through the layers per document (prompt tokens + padding): ours "
+          f"{padded['ours'] / n_docs:.1f}, fixed batches of 32 {padded['fixed'] / n_docs:.1f} "
+          f"(real tokens {padded['real'] / n_docs:.1f}).")
     ratio = ours_median / statistics.median(rates[ref])
     diff = max(abs(a - b) for qa, qb in zip(scores[names[0]], scores[ref], strict=True)
                for a, b in zip(qa, qb, strict=True))
