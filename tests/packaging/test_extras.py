@@ -19,7 +19,7 @@ else:  # pragma: no cover - Python 3.10
 
 PYPROJECT = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
 EXTRAS: dict[str, list[str]] = PYPROJECT["project"]["optional-dependencies"]
-LOCAL = ["cross-encoder", "onnx", "flashrank", "mxbai", "colbert"]
+LOCAL = ["cross-encoder", "onnx", "flashrank", "mxbai", "causal-lm", "colbert"]
 
 
 def _closure(extra: str) -> dict[str, str]:
