@@ -169,7 +169,7 @@ class Reranker(ABC):
         Example:
             >>> from rag_rerankers.backends.bm25 import BM25Reranker
             >>> [o.name for o in BM25Reranker.declared_options()]
-            ['top_n', 'k1', 'b', 'method', 'stopwords']
+            ['top_n', 'k1', 'b', 'method', 'stopwords', 'stemmer', 'corpus_stats']
         """
         found: dict[str, Option] = {}
         for klass in reversed(cls.__mro__):

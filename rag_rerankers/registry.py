@@ -17,7 +17,7 @@ Example:
     >>> get_backend("bge")[1]
     'BAAI/bge-reranker-v2-m3'
     >>> [o.name for o in get_backend("bm25")[0].all_options()]
-    ['top_n', 'k1', 'b', 'method', 'stopwords']
+    ['top_n', 'k1', 'b', 'method', 'stopwords', 'stemmer', 'corpus_stats']
 """
 
 from __future__ import annotations
