@@ -179,6 +179,32 @@ def max_length_option(default: int | None, help: str, nullable: bool = True) -> 
     return Option("max_length", "int", default, help, nullable=nullable)
 
 
+_THREADS_LOCK = threading.Lock()
+_threads_set: int | None = None
+
+
+def set_torch_threads(threads: int) -> None:
+    """Set torch's intra-op threads (``torch.set_num_threads``) for the whole process.
+
+    The setting is process-wide: every model of the process (and any other torch code) uses
+    it from the next forward pass on. It is applied under a lock, and a change of a value set
+    before by another reranker is logged. Without torch installed it does nothing.
+    """
+    global _threads_set
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1 or None, got {threads!r}")
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - a local backend without torch (flashrank)
+        return
+    with _THREADS_LOCK:
+        if _threads_set is not None and _threads_set != threads:
+            logger.warning("threads=%d replaces threads=%d for the whole process (torch's "
+                           "setting is process-wide)", threads, _threads_set)
+        torch.set_num_threads(threads)
+        _threads_set = threads
+
+
 class LocalReranker(Reranker):
     """Base of the backends that run a model in this process.
 
@@ -193,6 +219,9 @@ class LocalReranker(Reranker):
         Option("offline", "bool", False,
                "Never contact the model hub: use a local folder, a packaged model or the HF cache.",
                nullable=False),
+        Option("threads", "int", None,
+               "torch intra-op CPU threads (torch.set_num_threads). Process-wide: it applies "
+               "to every model of the process; default: torch's (one per core)."),
     )
 
     def __init__(
@@ -203,11 +232,15 @@ class LocalReranker(Reranker):
         device: str | None = None,
         batch_size: int = 32,
         offline: bool = False,
+        threads: int | None = None,
     ) -> None:
         super().__init__(model=model, top_n=top_n)
         self.device = device
         self.batch_size = check_batch_size(batch_size)
         self.offline = offline
+        self.threads = threads
+        if threads is not None:  # before the subclass loads its model (ONNX reads it at load)
+            set_torch_threads(threads)
 
 
 class TokenBudgetReranker(LocalReranker):
