@@ -218,7 +218,7 @@ async def _rank(model: ServedModel, call: RerankCall, timeout: float | None,
                         kind="timeout") from None
     except InvalidInputError as exc:
         raise WireError(fmt.invalid_status, str(exc)) from None
-    except RerankerError as exc:
-        logger.warning("rerank with %s failed: %s", model.name, exc)
+    except Exception as exc:  # the reranker (and its fallbacks, if any) failed
+        logger.warning("rerank with %s failed: %s: %s", model.name, type(exc).__name__, exc)
         raise WireError(502, f"reranking failed: {type(exc).__name__}: {exc}",
                         kind="backend") from None
