@@ -67,12 +67,12 @@ def _listed(help_text: str) -> set[str]:
 def test_pyproject_declares_the_commands_as_entry_points() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
     declared = project["entry-points"][ENTRY_POINT_GROUP]
-    assert set(declared) == {"demo", "eval", "compare"}
+    assert set(declared) == {"demo", "eval", "compare", "serve"}
     for name, value in declared.items():
         ep = metadata.EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP)
         assert isinstance(ep.load(), Command), name
     # from this checkout the CLI has them whatever the installed metadata says
-    assert list(load_commands()) == ["backends", "compare", "demo", "eval"]
+    assert list(load_commands()) == ["backends", "compare", "demo", "eval", "serve"]
     assert list(COMMANDS) == ["backends"]  # the core itself defines only `backends`
 
 
@@ -127,7 +127,7 @@ def test_source_checkout_supersedes_stale_metadata_of_this_project(tmp_path: Pat
     _dist_info(site, "rag-rerankers", {"eval": "old_module:EVAL", "stale": "old_module:STALE"})
     run = _cli("--help", path=[site, ROOT], cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert _listed(run.stdout) == {"backends", "demo", "eval", "compare"}
+    assert _listed(run.stdout) == {"backends", "demo", "eval", "compare", "serve"}
 
 
 def test_installed_package_uses_its_metadata_only(tmp_path: Path) -> None:
@@ -145,7 +145,7 @@ def test_installed_package_uses_its_metadata_only(tmp_path: Path) -> None:
     assert _listed(run.stdout) == {"backends", "eval", "compare"}  # no demo declared here
 
 
-@pytest.mark.parametrize("command", ["demo", "eval", "compare"])
+@pytest.mark.parametrize("command", ["demo", "eval", "compare", "serve"])
 def test_plugin_modules_import_nothing_heavy(command: str) -> None:
     code = (
         "import json, sys\n"
@@ -157,5 +157,5 @@ def test_plugin_modules_import_nothing_heavy(command: str) -> None:
                          cwd=ROOT).stdout
     loaded = set(json.loads(out.strip().splitlines()[-1]))
     heavy = {"langchain_core", "langchain_classic", "llama_index", "torch", "faiss", "sklearn",
-             "matplotlib", "scipy", "ir_measures", "rich"}
+             "matplotlib", "scipy", "ir_measures", "rich", "fastapi", "uvicorn", "ray"}
     assert not heavy & loaded
