@@ -73,7 +73,8 @@ class Server:
         else:
             cmd = [sys.executable, "-m", "rag_rerankers", "serve",
                    f"cross-encoder:{folder}?offline=true", "--model", f"minilm=cross-encoder:{folder}?offline=true",
-                   "--port", str(self.port), "--threads", str(threads), "--max-pending", "4096"]
+                   "--port", str(self.port), "--threads", str(threads), "--max-pending", "4096",
+                   "--timeout", "900"]
             if kind == "ours-no-batching":
                 cmd.append("--no-batching")
             self.path = "/v1/rerank"
