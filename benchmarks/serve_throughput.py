@@ -78,7 +78,7 @@ class Server:
             if kind == "ours-no-batching":
                 cmd.append("--no-batching")
             self.path = "/v1/rerank"
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -105,6 +105,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 async def drive(url: str, path: str, requests: list[tuple[str, list[str]]], clients: int

@@ -19,7 +19,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rag_rerankers.base import UNSET
-from rag_rerankers.serve.formats import RerankCall, WireError, WireFormat, finite, validation_message
+from rag_rerankers.serve.formats import (
+    RerankCall,
+    WireError,
+    WireFormat,
+    finite,
+    validation_message,
+)
 from rag_rerankers.types import RankedItem
 
 

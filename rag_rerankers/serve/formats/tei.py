@@ -20,7 +20,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rag_rerankers.serve.formats import RerankCall, WireError, WireFormat, finite, validation_message
+from rag_rerankers.serve.formats import (
+    RerankCall,
+    WireError,
+    WireFormat,
+    finite,
+    validation_message,
+)
 from rag_rerankers.types import RankedItem
 
 ERROR_TYPES = {401: "Unauthorized", 404: "Validation", 413: "Validation", 422: "Validation",
