@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from typing import Any
 
@@ -41,6 +42,8 @@ def _setup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-batching", action="store_true", help="no cross-request batching")
     p.add_argument("--max-wait-ms", type=float, default=2.0,
                    help="how long an idle batcher waits for more requests (default 2 ms)")
+    p.add_argument("--max-batch-pairs", type=int, default=64,
+                   help="most pairs per merged scoring call (default 64; raise it on a GPU)")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per worker (default: usable cores // workers)")
@@ -89,7 +92,8 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         api_keys=tuple(keys), max_documents=args.max_documents,
         max_document_chars=args.max_document_chars, request_timeout=args.timeout,
         max_pending=args.max_pending, batching=not args.no_batching,
-        max_wait_ms=args.max_wait_ms, threads=args.threads, workers=args.workers,
+        max_wait_ms=args.max_wait_ms, max_batch_pairs=args.max_batch_pairs,
+        threads=args.threads, workers=args.workers,
     )
 
 
@@ -106,7 +110,7 @@ def _serve(args: argparse.Namespace) -> int:
     from rag_rerankers.serve.settings import ENV_CONFIG
 
     common: dict[str, Any] = dict(host=args.host, port=args.port,
-                                  timeout_graceful_shutdown=args.graceful_timeout)
+                                  timeout_graceful_shutdown=math.ceil(args.graceful_timeout))
     if settings.workers > 1:
         # Worker processes rebuild the app from the environment (each loads its own models).
         os.environ[ENV_CONFIG] = json.dumps({"models": models,

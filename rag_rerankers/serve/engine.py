@@ -46,7 +46,7 @@ class ServedModel:
         return self.reranker.top_n
 
     def describe(self) -> dict[str, Any]:
-        chain = [self.reranker, *self.reranker.ranking_setup.fallbacks]
+        chain: list[Any] = [self.reranker, *self.reranker.ranking_setup.fallbacks]
         return {
             "id": self.name,
             "object": "model",

@@ -86,7 +86,8 @@ def deployment(
     else:
         options["num_replicas"] = num_replicas
     ingress = serve.ingress()(RerankerReplica)
-    return serve.deployment(ingress, **options).bind(dict(models), settings.to_json())
+    bound = serve.deployment(ingress, **options)
+    return bound.bind(dict(models), settings.to_json())  # type: ignore[attr-defined]
 
 
 def parse_autoscale(value: str | None) -> dict[str, Any] | None:

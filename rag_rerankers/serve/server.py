@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any
@@ -28,7 +29,8 @@ class ServerThread:
         import uvicorn
 
         self.config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                     timeout_graceful_shutdown=graceful_timeout, **config)
+                                     timeout_graceful_shutdown=math.ceil(graceful_timeout),
+                                     **config)
         self.server = uvicorn.Server(self.config)
         self.host = host
         self.port = port

@@ -156,3 +156,19 @@ def test_cli_bad_model_option_exits_2() -> None:
     out = subprocess.run([sys.executable, "-m", "rag_rerankers", "serve", "--model", "x"],
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
     assert out.returncode == 2 and "NAME=SPEC" in out.stderr
+
+
+def test_worker_processes_build_the_app_from_the_environment(monkeypatch) -> None:
+    import json
+
+    from rag_rerankers.serve.app import app_from_env
+    from rag_rerankers.serve.settings import ENV_CONFIG
+
+    settings = ServeSettings(max_documents=7, batching=False)
+    monkeypatch.setenv(ENV_CONFIG, json.dumps({"models": {"lex": "bm25"},
+                                               "settings": json.loads(settings.to_json())}))
+    app = app_from_env()
+    assert list(app.state.models) == ["lex"] and app.state.settings == settings
+    monkeypatch.delenv(ENV_CONFIG)
+    with pytest.raises(ConfigError, match=ENV_CONFIG):
+        app_from_env()
