@@ -24,8 +24,8 @@ Example:
     ...     out = await asyncio.gather(b.score("q", ["a", "bb"]), b.score("q", ["ccc"]))
     ...     await b.close()
     ...     return out
-    >>> asyncio.run(main()), calls
-    ([[1.0, 2.0], [3.0]], [1])
+    >>> asyncio.run(main()), calls  # one call held both requests
+    ([[1.0, 2.0], [3.0]], [2])
 """
 
 from __future__ import annotations

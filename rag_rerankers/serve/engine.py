@@ -8,7 +8,7 @@ chains, cache, ``long_docs``, thresholds, ``top_n``) with its own async driver.
 Example:
     >>> import asyncio
     >>> models = build_models({"lexical": "bm25?top_n=1"})
-    >>> items = asyncio.run(models["lexical"].rank("red apple", ["blue sky", "red apple"], None))
+    >>> items = asyncio.run(models["lexical"].rank("red apple", ["blue sky", "red apple"]))
     >>> [(i.index, i.rank) for i in items]
     [(1, 1)]
 """
