@@ -13,8 +13,10 @@ core busy while it is measured, as a server beside other work would be. Requests
 query's BM25 top 100 cut into 5 requests of 20 (215 requests), sent through the Jina-style
 ``/v1/rerank`` route of ours and ``/rerank`` of Infinity (same body), 32 at a time.
 
-Prints, per thread count: docs/s (median of ``--repeats`` passes), p50 and p99 latency (of the
-median pass), and the ratios the goals name: batching / no batching (goal >= 1.5x) and
+For each thread count every server is started, then they are measured in turns (the order
+rotating each round), so that a change in the machine's load hits all of them alike. Prints,
+per thread count: docs/s (median of ``--repeats`` passes), p50 and p99 latency (of the median
+pass), and the ratios the goals name: batching / no batching (goal >= 1.5x) and
 batching / Infinity (goal >= 1x).
 
 Run from the repository root: ``python benchmarks/serve_throughput.py``.
@@ -144,28 +146,39 @@ def busy_core() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def measure(kind: str, folder: Path, threads: int, requests: list, clients: int, repeats: int,
-            load: bool) -> dict[str, Any]:
-    server = Server(kind, folder, threads)
+def measure_all(kinds: list[str], folder: Path, threads: int, requests: list, clients: int,
+                repeats: int, load: bool) -> list[dict[str, Any]]:
+    """Start every system's server (idle ones use no CPU), then measure them in turns, the
+    order rotating each round, so that a change in the machine's load hits all of them alike."""
+    servers = {kind: Server(kind, folder, threads) for kind in kinds}
+    runs: dict[str, list[tuple[float, list[float], list[list[float]]]]] = {k: [] for k in kinds}
     try:
-        server.wait_ready()
-        asyncio.run(drive(server.url, server.path, requests[:clients], clients))  # warm-up
+        for server in servers.values():
+            server.wait_ready()
+            asyncio.run(drive(server.url, server.path, requests[:clients], clients))  # warm-up
         busy = busy_core() if load else None
         try:
-            runs = [asyncio.run(drive(server.url, server.path, requests, clients))
-                    for _ in range(repeats)]
+            for round_ in range(repeats):
+                order = kinds[round_ % len(kinds):] + kinds[: round_ % len(kinds)]
+                for kind in order:
+                    server = servers[kind]
+                    runs[kind].append(asyncio.run(drive(server.url, server.path, requests, clients)))
         finally:
             if busy is not None:
                 busy.kill()
                 busy.wait()
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
     docs = sum(len(d) for _, d in requests)
-    rates = [docs / seconds for seconds, _, _ in runs]
-    median_run = runs[rates.index(statistics.median_low(rates))]
-    return {"kind": kind, "threads": threads, "docs_s": statistics.median(rates),
-            "rates": rates, "p50": percentile(median_run[1], 50),
-            "p99": percentile(median_run[1], 99), "scores": median_run[2]}
+    out = []
+    for kind in kinds:
+        rates = [docs / seconds for seconds, _, _ in runs[kind]]
+        median_run = runs[kind][rates.index(statistics.median_low(rates))]
+        out.append({"kind": kind, "threads": threads, "docs_s": statistics.median(rates),
+                    "rates": rates, "p50": percentile(median_run[1], 50),
+                    "p99": percentile(median_run[1], 99), "scores": median_run[2]})
+    return out
 
 
 def main() -> None:
@@ -194,10 +207,10 @@ def main() -> None:
               f"median of {args.repeats}")
         results = []
         for threads in [int(t) for t in args.threads.split(",")]:
-            for kind in systems:
-                r = measure(kind, folder, threads, requests, args.clients, args.repeats, args.load)
+            for r in measure_all(systems, folder, threads, requests, args.clients, args.repeats,
+                                 args.load):
                 results.append(r)
-                print(f"  {kind:18s} threads={threads}: {r['docs_s']:7.1f} docs/s "
+                print(f"  {r['kind']:18s} threads={threads}: {r['docs_s']:7.1f} docs/s "
                       f"(runs {', '.join(f'{x:.1f}' for x in r['rates'])}), "
                       f"p50 {r['p50'] * 1000:.0f} ms, p99 {r['p99'] * 1000:.0f} ms", flush=True)
     print()
