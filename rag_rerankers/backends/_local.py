@@ -183,6 +183,32 @@ def max_length_option(default: int | None, help: str, nullable: bool = True) -> 
     return Option("max_length", "int", default, help, nullable=nullable)
 
 
+_THREADS_LOCK = threading.Lock()
+_threads_set: int | None = None
+
+
+def set_torch_threads(threads: int) -> None:
+    """Set torch's intra-op threads (``torch.set_num_threads``) for the whole process.
+
+    The setting is process-wide: every model of the process (and any other torch code) uses
+    it from the next forward pass on. It is applied under a lock, and a change of a value set
+    before by another reranker is logged. Without torch installed it does nothing.
+    """
+    global _threads_set
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1 or None, got {threads!r}")
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - a local backend without torch (flashrank)
+        return
+    with _THREADS_LOCK:
+        if _threads_set is not None and _threads_set != threads:
+            logger.warning("threads=%d replaces threads=%d for the whole process (torch's "
+                           "setting is process-wide)", threads, _threads_set)
+        torch.set_num_threads(threads)
+        _threads_set = threads
+
+
 class LocalReranker(Reranker):
     """Base of the backends that run a model in this process.
 
@@ -203,6 +229,9 @@ class LocalReranker(Reranker):
         Option("progress", "bool", False,
                "Show the progress bars of model loading (downloads, weights); default: quiet.",
                nullable=False),
+        Option("threads", "int", None,
+               "torch intra-op CPU threads (torch.set_num_threads). Process-wide: it applies "
+               "to every model of the process; default: torch's (one per core)."),
     )
 
     def __init__(
@@ -214,12 +243,16 @@ class LocalReranker(Reranker):
         batch_size: int = 32,
         offline: bool = False,
         progress: bool = False,
+        threads: int | None = None,
     ) -> None:
         super().__init__(model=model, top_n=top_n)
         self.device = device
         self.batch_size = check_batch_size(batch_size)
         self.offline = offline
         self.progress = progress
+        self.threads = threads
+        if threads is not None:  # before the subclass loads its model (ONNX reads it at load)
+            set_torch_threads(threads)
 
     def loading(self) -> AbstractContextManager[None]:
         """Where a subclass loads its model: quiet unless ``progress=true`` (see :mod:`rag_rerankers.quiet`)."""
@@ -259,6 +292,7 @@ class TokenBudgetReranker(LocalReranker):
     def set_token_budget(self, device_type: str) -> None:
         """The cap for this device: the user's, else 1,024 on a CPU (see :func:`batch_token_budget`)."""
         self.token_budget = batch_token_budget(self.batch_tokens, device_type)
+        self.device_type = device_type
 
     def batches(self, lengths: Sequence[int]) -> Iterator[list[int]]:
         """Indices of the pairs, in length-sorted batches of at most ``batch_size`` pairs and

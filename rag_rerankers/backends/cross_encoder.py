@@ -388,21 +388,47 @@ class CrossEncoderReranker(TokenBudgetReranker):
         return self._loaded.model.num_labels
 
     def _score(self, query: str, documents: Sequence[str]) -> list[float]:
+        return self.score_groups([(query, documents)])[0]
+
+    def score_groups(self, groups: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
+        """Raw scores of several ``(query, documents)`` groups, their pairs sharing forward passes.
+
+        The pairs of every group are tokenized, length-sorted and batched together (under
+        ``batch_size`` and the token budget), then the scores are split back per group. The
+        server's cross-request batching (:mod:`rag_rerankers.serve.batcher`) calls this with
+        the pairs of concurrent requests; a score differs from scoring its group alone only by
+        float rounding (a different batch pads the pair differently, masked out).
+
+        Example:
+            >>> from rag_rerankers.backends.cross_encoder import CrossEncoderReranker
+            >>> callable(CrossEncoderReranker.score_groups)
+            True
+        """
         runtime = self._loaded.model
-        scores: list[float] = [0.0] * len(documents)
+        sizes = [len(docs) for _, docs in groups]
+        flat: list[float] = [0.0] * sum(sizes)
         with self._loaded.lock:
-            columns, cut = encode_pairs(
-                runtime.tokenizer, query, documents, self.max_length, runtime.input_names
-            )
-            self._truncation.report(cut, len(documents))
+            columns: dict[str, list[list[int]]] = {name: [] for name in runtime.input_names}
+            cut = 0
+            for query, documents in groups:
+                encoded, n_cut = encode_pairs(
+                    runtime.tokenizer, query, documents, self.max_length, runtime.input_names
+                )
+                cut += n_cut
+                for name in runtime.input_names:
+                    columns[name].extend(encoded[name])
+            self._truncation.report(cut, len(flat))
             lengths = [len(ids) for ids in columns["input_ids"]]
             for batch in self.batches(lengths):
                 features = pad_batch(columns, batch, runtime.pad_token_id)
                 logits = runtime.run(features, amp=self.amp) if self.amp else runtime.run(features)
                 for i, s in zip(batch, head_scores(logits, runtime.num_labels), strict=True):
-                    scores[i] = s
-        return scores
-
+                    flat[i] = s
+        out, at = [], 0
+        for size in sizes:
+            out.append(flat[at : at + size])
+            at += size
+        return out
 
 BACKEND = BackendInfo(
     CrossEncoderReranker,

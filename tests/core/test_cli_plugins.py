@@ -28,7 +28,7 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parents[2]
 
 # The subcommands this project declares in pyproject.toml (besides the core's `backends`).
-SHIPPED_COMMANDS = {"compare", "dataset", "demo", "download", "eval"}
+SHIPPED_COMMANDS = {"compare", "dataset", "demo", "download", "eval", "serve"}
 
 PLUGIN = '''
 from rag_rerankers.cli import Command
@@ -149,7 +149,7 @@ def test_installed_package_uses_its_metadata_only(tmp_path: Path) -> None:
     assert _listed(run.stdout) == {"backends", "eval", "compare"}  # no demo declared here
 
 
-@pytest.mark.parametrize("command", ["demo", "download", "eval", "compare"])
+@pytest.mark.parametrize("command", ["demo", "download", "eval", "compare", "serve", "dataset"])
 def test_plugin_modules_import_nothing_heavy(command: str) -> None:
     code = (
         "import json, sys\n"
@@ -161,5 +161,5 @@ def test_plugin_modules_import_nothing_heavy(command: str) -> None:
                          cwd=ROOT).stdout
     loaded = set(json.loads(out.strip().splitlines()[-1]))
     heavy = {"langchain_core", "langchain_classic", "llama_index", "torch", "faiss", "sklearn",
-             "matplotlib", "scipy", "ir_measures", "rich"}
+             "matplotlib", "scipy", "ir_measures", "rich", "fastapi", "uvicorn", "ray"}
     assert not heavy & loaded

@@ -35,8 +35,8 @@ DOCS = ROOT / "docs"
 
 # Pages whose ```python blocks are executed in order, in one namespace per page.
 # A block right after a line `<!-- docs-test: skip (why) -->` is not run.
-RUN_PAGES = ["index.md", "langchain.md", "llamaindex.md", "migration.md", "scaling.md", "contributing.md",
-             "llm-rerankers.md"]
+RUN_PAGES = ["index.md", "langchain.md", "llamaindex.md", "migration.md", "scaling.md", "serving.md",
+             "contributing.md", "llm-rerankers.md"]
 SKIP_MARK = re.compile(r"^<!-- docs-test: skip\b.*-->$")
 
 

@@ -11,6 +11,7 @@ import pytest
 HEAVY = [
     "torch", "transformers", "sentence_transformers", "onnxruntime", "flashrank", "bm25s",
     "cohere", "voyageai", "mixedbread", "httpx", "faiss", "sklearn", "ir_measures",
+    "fastapi", "uvicorn", "prometheus_client", "ray",
 ]
 
 
@@ -27,6 +28,7 @@ def _modules_after(statement: str) -> set[str]:
         "import langchain_rerankers",
         "import llamaindex_rerankers",
         "from rag_rerankers import init_reranker, list_backends; list_backends()",
+        "import rag_rerankers.serve, rag_rerankers.serve.cli",
         "from langchain_rerankers import RerankCompressor; RerankCompressor(reranker='bm25').reranker",
     ],
 )

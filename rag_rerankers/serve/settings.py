@@ -1,0 +1,140 @@
+"""What a server enforces and how it schedules work: :class:`ServeSettings`.
+
+Settings are plain data (no FastAPI), so the CLI, the app factory, uvicorn worker processes
+(which receive them as JSON in an environment variable) and Ray replicas share them.
+
+Example:
+    >>> s = ServeSettings(api_keys=("k1",), max_documents=50)
+    >>> ServeSettings.from_json(s.to_json()) == s
+    True
+    >>> "k1" in repr(s)
+    False
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from rag_rerankers.errors import ConfigError
+
+ENV_CONFIG = "RAG_RERANKERS_SERVE_CONFIG"
+"""Environment variable holding ``{"models": {...}, "settings": {...}}`` for worker processes."""
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Limits, keys and batching of a server.
+
+    Attributes:
+        api_keys: accepted bearer keys; empty: no authentication.
+        max_documents: most documents per request (more: 413).
+        max_document_chars: most characters per document (more: 413).
+        request_timeout: seconds a request may take before a 504 (``None``: no limit).
+        max_pending: most requests admitted at once (running or waiting); one more gets 503
+            with ``Retry-After``.
+        retry_after: seconds sent in ``Retry-After`` with that 503.
+        batching: merge the pairs of concurrent requests into shared forward passes (local
+            backends that support it, e.g. ``cross-encoder``). ``None`` (the default): only for
+            a model on an accelerator (CUDA, MPS); on a CPU it gave no steady gain here, and a
+            loss at 2 torch threads (docs/serving.md). ``True``/``False``: always/never.
+        max_wait_ms: how long an idle batcher waits for more requests before running a batch.
+        max_batch_pairs: most pairs per merged call (each forward pass inside it stays under
+            the backend's ``batch_size`` and ``batch_tokens``). Every request of a call gets its
+            answer when the whole call ends, so on a CPU, where a larger call is no cheaper per
+            pair, a small value keeps latency low; on a GPU raise it (e.g. 1024).
+        threads: torch intra-op threads of this process (``None``: cores // workers).
+        workers: uvicorn worker processes (each loads its own models).
+    """
+
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    max_documents: int = 1000
+    max_document_chars: int = 100_000
+    request_timeout: float | None = 60.0
+    max_pending: int = 256
+    retry_after: int = 1
+    batching: bool | None = None
+    max_wait_ms: float = 2.0
+    max_batch_pairs: int = 64
+    threads: int | None = None
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("max_documents", "max_document_chars", "max_pending", "max_batch_pairs",
+                     "workers", "retry_after"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ConfigError(f"threads must be an integer >= 1 or None, got {self.threads!r}")
+        if self.request_timeout is not None and self.request_timeout <= 0:
+            raise ConfigError(f"request_timeout must be > 0 or None, got {self.request_timeout!r}")
+        if self.max_wait_ms < 0:
+            raise ConfigError(f"max_wait_ms must be >= 0, got {self.max_wait_ms!r}")
+        keys = tuple(self.api_keys)
+        if any(not isinstance(k, str) or not k.strip() for k in keys):
+            raise ConfigError("api_keys must be non-empty strings")
+        object.__setattr__(self, "api_keys", keys)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeSettings:
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        data["api_keys"] = tuple(data.get("api_keys", ()))
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def torch_threads(self) -> int:
+        """Threads per worker: the setting, else the usable cores divided among the workers.
+
+        Example:
+            >>> ServeSettings(threads=3).torch_threads()
+            3
+        """
+        if self.threads is not None:
+            return self.threads
+        return max(1, usable_cores() // self.workers)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers restrict)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def read_keys_file(path: str | Path) -> tuple[str, ...]:
+    """API keys from a file: one per line; blank lines and ``#`` comments are skipped.
+
+    Example:
+        >>> import tempfile, os
+        >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        ...     _ = f.write("# team A\\nkey-a\\n\\nkey-b\\n")
+        >>> read_keys_file(f.name); os.unlink(f.name)
+        ('key-a', 'key-b')
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the keys file {str(path)!r}: {exc.strerror}") from None
+    keys = tuple(
+        line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    )
+    if not keys:
+        raise ConfigError(f"the keys file {str(path)!r} holds no key (one per line)")
+    return keys
+
+
+def settings_from_env() -> tuple[dict[str, Any], ServeSettings]:
+    """``(models, settings)`` written by the CLI into :data:`ENV_CONFIG` for worker processes."""
+    raw = os.environ.get(ENV_CONFIG)
+    if not raw:
+        raise ConfigError(f"{ENV_CONFIG} is not set: start workers with `rag-rerankers serve`")
+    data = json.loads(raw)
+    return dict(data["models"]), ServeSettings.from_json(json.dumps(data["settings"]))
