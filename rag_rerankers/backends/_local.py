@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from rag_rerankers.base import Reranker
 from rag_rerankers.errors import ConfigError
 from rag_rerankers.hub import Fetched, HubFiles, fetch, local_source
-from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
+from rag_rerankers.models import MODEL_CACHE, LoadedModel, ModelSource, load_error, resolve_model
 from rag_rerankers.options import Option
 from rag_rerankers.quiet import quiet_loading
 
@@ -334,3 +334,27 @@ def load_sentence_transformers(
             raise
 
     return MODEL_CACHE.get((class_name, source.location, device), loader)
+
+
+def load_causal_lm_parts(
+    source: ModelSource, *, backend: str, hub_files: HubFiles, offline: bool, dtype: str | None
+) -> tuple[Any, Any]:
+    """The tokenizer (padding on the left) and ``AutoModelForCausalLM`` of a model, for the
+    causal-LM rerankers (``mxbai``, ``causal-lm``, ``bge-gemma``).
+
+    A hub name becomes its cache folder first (bounded wait, no retries: :mod:`rag_rerankers.hub`),
+    then both are opened from that folder only; a failure is a ``ModelNotFoundError``.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    local = local_source(source, hub_files, backend=backend, offline=offline)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            local.location, padding_side="left", local_files_only=True
+        )
+        model = AutoModelForCausalLM.from_pretrained(
+            local.location, dtype=torch_dtype(dtype) or "auto", local_files_only=True
+        )
+    except (OSError, ValueError) as exc:
+        raise load_error(local, offline, exc) from exc
+    return tokenizer, model

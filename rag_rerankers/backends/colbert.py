@@ -12,7 +12,7 @@ the query tokens (:attr:`ScoreType.UNBOUNDED`; at most the query length, 32 by d
 
 Example:
     >>> [o.name for o in ColBERTReranker.declared_options()]
-    ['top_n', 'device', 'batch_size', 'offline', 'progress', 'max_length']
+    ['top_n', 'device', 'batch_size', 'offline', 'progress', 'threads', 'max_length']
 """
 
 from __future__ import annotations

@@ -29,12 +29,12 @@ from rag_rerankers.backends._local import (
     DTYPES,
     TokenBudgetReranker,
     TruncationWarner,
+    load_causal_lm_parts,
     max_length_option,
     torch_dtype,
 )
 from rag_rerankers.errors import ConfigError
-from rag_rerankers.hub import local_source
-from rag_rerankers.models import MODEL_CACHE, LoadedModel, load_error, resolve_model
+from rag_rerankers.models import MODEL_CACHE, LoadedModel, resolve_model
 from rag_rerankers.options import Option
 from rag_rerankers.registry import Alias, BackendInfo
 from rag_rerankers.types import ScoreType
@@ -92,19 +92,10 @@ def load_mxbai(
 
     def loader() -> MxbaiRuntime:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        # A hub name becomes its cache folder first: bounded wait, no retries (rag_rerankers.hub).
-        local = local_source(source, MxbaiReranker.hub_files, backend="mxbai", offline=offline)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(
-                local.location, padding_side="left", local_files_only=True
-            )
-            model = AutoModelForCausalLM.from_pretrained(
-                local.location, dtype=torch_dtype(dtype) or "auto", local_files_only=True
-            )
-        except (OSError, ValueError) as exc:
-            raise load_error(local, offline, exc) from exc
+        tokenizer, model = load_causal_lm_parts(
+            source, backend="mxbai", hub_files=MxbaiReranker.hub_files, offline=offline,
+            dtype=dtype)
         dev = torch.device(device) if device else _best_device()
         model = model.to(dev).eval()
 
