@@ -336,15 +336,30 @@ def load_sentence_transformers(
     return MODEL_CACHE.get((class_name, source.location, device), loader)
 
 
+def best_device() -> Any:
+    """CUDA, else MPS, else the CPU (a ``torch.device``)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
 def load_causal_lm_parts(
-    source: ModelSource, *, backend: str, hub_files: HubFiles, offline: bool, dtype: str | None
+    source: ModelSource, *, backend: str, hub_files: HubFiles, offline: bool, dtype: str | None,
+    device: str | None,
 ) -> tuple[Any, Any]:
     """The tokenizer (padding on the left) and ``AutoModelForCausalLM`` of a model, for the
-    causal-LM rerankers (``mxbai``, ``causal-lm``, ``bge-gemma``).
+    causal-LM rerankers (``mxbai``, ``causal-lm``, ``bge-gemma``), the model in eval mode on
+    ``device`` (default :func:`best_device`).
 
     A hub name becomes its cache folder first (bounded wait, no retries: :mod:`rag_rerankers.hub`),
-    then both are opened from that folder only; a failure is a ``ModelNotFoundError``.
+    then both are opened from that folder only; a failure is a ``ModelNotFoundError``, an
+    unknown device a ``ConfigError``.
     """
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     local = local_source(source, hub_files, backend=backend, offline=offline)
@@ -357,4 +372,8 @@ def load_causal_lm_parts(
         )
     except (OSError, ValueError) as exc:
         raise load_error(local, offline, exc) from exc
+    try:
+        model = model.to(torch.device(device) if device else best_device()).eval()
+    except RuntimeError as exc:  # "Expected one of cpu, cuda, ... device type"
+        raise ConfigError(f"invalid device {device!r}: {exc}") from exc
     return tokenizer, model

@@ -121,16 +121,6 @@ class CausalLMRuntime:
         return rows, (bias[list(token_ids)].detach().clone() if bias is not None else None)
 
 
-def _best_device() -> Any:
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def load_causal_lm(
     name: str, *, device: str | None = None, offline: bool = False, dtype: str | None = None
 ) -> LoadedModel[CausalLMRuntime]:
@@ -140,16 +130,9 @@ def load_causal_lm(
         torch_dtype(dtype)  # validate early
 
     def loader() -> CausalLMRuntime:
-        import torch
-
         tokenizer, model = load_causal_lm_parts(
             source, backend="causal-lm", hub_files=YesNoReranker.hub_files, offline=offline,
-            dtype=dtype)
-        try:
-            dev: Any = torch.device(device) if device else _best_device()
-            model = model.to(dev).eval()
-        except RuntimeError as exc:  # "Expected one of cpu, cuda, ... device type"
-            raise ConfigError(f"invalid device {device!r}: {exc}") from exc
+            dtype=dtype, device=device)
         config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
         pad = tokenizer.pad_token_id
         if pad is None:

@@ -91,13 +91,9 @@ def load_mxbai(
         torch_dtype(dtype)  # validate early
 
     def loader() -> MxbaiRuntime:
-        import torch
-
         tokenizer, model = load_causal_lm_parts(
             source, backend="mxbai", hub_files=MxbaiReranker.hub_files, offline=offline,
-            dtype=dtype)
-        dev = torch.device(device) if device else _best_device()
-        model = model.to(dev).eval()
+            dtype=dtype, device=device)
 
         def ids(text: str) -> list[int]:
             return list(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -119,16 +115,6 @@ def load_mxbai(
         )
 
     return MODEL_CACHE.get(("mxbai", source.location, device, dtype), loader)
-
-
-def _best_device() -> Any:
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 class MxbaiReranker(TokenBudgetReranker):
