@@ -48,18 +48,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def _find_data() -> Path:
-    """``../shared/data/trec-dl19`` beside the repository (also from a git worktree below it)."""
-    if os.environ.get("TREC_DL19_DIR"):
-        return Path(os.environ["TREC_DL19_DIR"]) / "bm25_top100_dl19.json"
-    for parent in ROOT.parents:
-        candidate = parent / "shared" / "data" / "trec-dl19" / "bm25_top100_dl19.json"
-        if candidate.exists():
-            return candidate
-    return ROOT.parent / "shared" / "data" / "trec-dl19" / "bm25_top100_dl19.json"
+from _dl19 import find_dl19_candidates  # noqa: E402 - after the path set-up above
 
-
-DATA = _find_data()
+DATA = find_dl19_candidates()
 
 ARCHS: dict[str, dict[str, Any]] = {
     "0.6b": dict(hidden_size=1024, num_hidden_layers=28, num_attention_heads=16,

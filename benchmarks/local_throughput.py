@@ -47,18 +47,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _find_data() -> Path:
-    """``../shared/data/trec-dl19`` beside the repository (also from a git worktree below it)."""
-    if os.environ.get("TREC_DL19_DIR"):
-        return Path(os.environ["TREC_DL19_DIR"]) / "bm25_top100_dl19.json"
-    for parent in ROOT.parents:
-        candidate = parent / "shared" / "data" / "trec-dl19" / "bm25_top100_dl19.json"
-        if candidate.exists():
-            return candidate
-    return ROOT.parent / "shared" / "data" / "trec-dl19" / "bm25_top100_dl19.json"
+from _dl19 import find_dl19_candidates  # noqa: E402 - after the path set-up above
 
-
-DATA = _find_data()
+DATA = find_dl19_candidates()
 
 # Weight init std of the random models: 0.05 rather than BERT's 0.02, so that the random
 # scores of 100 candidates are spread enough for rankings (and Kendall tau) to be meaningful.

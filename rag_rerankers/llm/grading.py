@@ -34,9 +34,9 @@ logger = logging.getLogger("rag_rerankers")
 
 MAX_GRADE = 3
 
-UMBRELA_PROMPT = (
-    "Given a query and a passage, you must provide a score on an integer scale of 0 to 3 with "
-    "the following meanings:\n"
+# UMBRELA's grade scale and its closing steps: shared by the one-passage prompt (as published)
+# and the several-passage variant below.
+_SCALE = (
     "0 = represent that the passage has nothing to do with the query, \n"
     "1 = represents that the passage seems related to the query but does not answer it, \n"
     "2 = represents that the passage has some answer for the query, but the answer may be a bit "
@@ -45,17 +45,26 @@ UMBRELA_PROMPT = (
     "Important Instruction: Assign category 1 if the passage is somewhat related to the topic but "
     "not completely, category 2 if passage presents something very important related to the "
     "entire topic but also has some extra information and category 3 if the passage only and "
-    "entirely refers to the topic. If none of the above satisfies give it category 0.\n\n"
-    "Query: {query}\n"
-    "Passage: {passage}\n\n"
+    "entirely refers to the topic. If none of the above satisfies give it category 0."
+)
+_STEPS = (
     "Split this problem into steps:\n"
     "Consider the underlying intent of the search.\n"
     "Measure how well the content matches a likely intent of the query (M).\n"
     "Measure how trustworthy the passage is (T).\n"
     "Consider the aspects above and the relative importance of each, and decide on a final score "
     "(O). Final score must be an integer value only.\n"
-    "Do not provide any code in result. Provide each score in the format of: ##final score: "
-    "score without providing any reasoning."
+    "Do not provide any code in result. "
+)
+
+UMBRELA_PROMPT = (
+    "Given a query and a passage, you must provide a score on an integer scale of 0 to 3 with "
+    "the following meanings:\n"
+    + _SCALE + "\n\n"
+    "Query: {query}\n"
+    "Passage: {passage}\n\n"
+    + _STEPS + "Provide each score in the format of: ##final score: score without providing any "
+    "reasoning."
 )
 """UMBRELA's one-passage prompt, as published (``{query}``, ``{passage}``)."""
 
@@ -63,26 +72,11 @@ UMBRELA_BATCH_PROMPT = (
     "Given a query and {num} passages, each indicated by a number identifier [], you must "
     "provide a score for each passage on an integer scale of 0 to 3 with the following "
     "meanings:\n"
-    "0 = represent that the passage has nothing to do with the query, \n"
-    "1 = represents that the passage seems related to the query but does not answer it, \n"
-    "2 = represents that the passage has some answer for the query, but the answer may be a bit "
-    "unclear, or hidden amongst extraneous information and \n"
-    "3 = represents that the passage is dedicated to the query and contains the exact answer.\n\n"
-    "Important Instruction: Assign category 1 if the passage is somewhat related to the topic but "
-    "not completely, category 2 if passage presents something very important related to the "
-    "entire topic but also has some extra information and category 3 if the passage only and "
-    "entirely refers to the topic. If none of the above satisfies give it category 0. Judge each "
-    "passage on its own.\n\n"
+    + _SCALE + " Judge each passage on its own.\n\n"
     "Query: {query}\n\n"
     "{passages}\n\n"
-    "Split this problem into steps:\n"
-    "Consider the underlying intent of the search.\n"
-    "Measure how well the content matches a likely intent of the query (M).\n"
-    "Measure how trustworthy the passage is (T).\n"
-    "Consider the aspects above and the relative importance of each, and decide on a final score "
-    "(O). Final score must be an integer value only.\n"
-    "Do not provide any code in result. Provide one line per passage, in the format of: "
-    "[identifier] ##final score: score without providing any reasoning."
+    + _STEPS + "Provide one line per passage, in the format of: [identifier] ##final score: "
+    "score without providing any reasoning."
 )
 """The same instructions for several passages, listed as ``[1] text``, ``[2] text``, ..."""
 
