@@ -44,8 +44,8 @@ def _setup(p: argparse.ArgumentParser) -> None:
                         "on a CPU it measured no steady gain")
     p.add_argument("--max-wait-ms", type=float, default=2.0,
                    help="how long an idle batcher waits for more requests (default 2 ms)")
-    p.add_argument("--max-batch-pairs", type=int, default=64,
-                   help="most pairs per merged scoring call (default 64; raise it on a GPU)")
+    p.add_argument("--max-batch-pairs", type=int, default=512,
+                   help="most pairs per merged scoring call (default 512)")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per worker (default: usable cores // workers)")
@@ -100,6 +100,10 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from rag_rerankers.serve.settings import apply_server_env
+
+    # Before any model (and torch) loads; worker processes and Ray's local raylet inherit it.
+    apply_server_env()
     models = model_specs(args.spec, args.model)
     settings = settings_from_args(args)
     if args.ray:

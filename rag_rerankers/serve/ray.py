@@ -76,9 +76,11 @@ def deployment(
     if any(not isinstance(spec, (str, Mapping)) for spec in models.values()):
         raise ConfigError("Ray replicas build their own models: pass config strings or dicts")
     settings = dataclasses.replace(settings or ServeSettings(), threads=threads, workers=1)
+    actor = {"num_cpus": threads, **dict(ray_actor_options or {})}
+    actor["runtime_env"] = replica_runtime_env(actor.get("runtime_env"))
     options: dict[str, Any] = {
         "name": name,
-        "ray_actor_options": {"num_cpus": threads, **dict(ray_actor_options or {})},
+        "ray_actor_options": actor,
         "max_ongoing_requests": settings.max_pending,
     }
     if autoscaling:
@@ -88,6 +90,23 @@ def deployment(
     ingress = serve.ingress()(RerankerReplica)
     bound = serve.deployment(ingress, **options)
     return bound.bind(dict(models), settings.to_json())  # type: ignore[attr-defined]
+
+
+def replica_runtime_env(runtime_env: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The replicas' ``runtime_env``: the given one, with :data:`~.settings.SERVER_ENV`'s
+    variables added where it sets none (replica processes start torch with them).
+
+    Example:
+        >>> replica_runtime_env({"env_vars": {"OMP_WAIT_POLICY": "ACTIVE"}})
+        {'env_vars': {'OMP_WAIT_POLICY': 'ACTIVE'}}
+        >>> replica_runtime_env(None)
+        {'env_vars': {'OMP_WAIT_POLICY': 'PASSIVE'}}
+    """
+    from rag_rerankers.serve.settings import SERVER_ENV
+
+    out = dict(runtime_env or {})
+    out["env_vars"] = {**SERVER_ENV, **dict(out.get("env_vars") or {})}
+    return out
 
 
 def parse_autoscale(value: str | None) -> dict[str, Any] | None:
@@ -117,12 +136,12 @@ def run_ray(models: Mapping[str, Any], settings: ServeSettings, *, host: str, po
     app = deployment(models, settings, num_replicas=replicas,
                      autoscaling=parse_autoscale(autoscale), threads=threads)
     ray.init(ignore_reinit_error=True)
-    serve.start(http_options={"host": host, "port": port})
-    serve.run(app, route_prefix="/")
-    print(f"rag-rerankers on Ray Serve: http://{host}:{port} (Ctrl-C to stop)")
     try:
+        serve.start(http_options={"host": host, "port": port})
+        serve.run(app, route_prefix="/")
+        print(f"rag-rerankers on Ray Serve: http://{host}:{port} (Ctrl-C to stop)", flush=True)
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # also while still deploying
         serve.shutdown()
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,6 +25,51 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:  # ended meanwhile
+        return b""
+
+
+def test_cli_ray_serves_and_stops_on_ctrl_c() -> None:
+    """`rag-rerankers serve SPEC --ray` end to end (before the fixture below starts its own Ray:
+    this one starts, and on Ctrl-C shuts down, a local instance of its own)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    port = _free_port()
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag_rerankers", "serve", "bm25?top_n=1", "--ray", "--port", str(port),
+         "--replicas", "1", "--threads", "1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while not any("rag-rerankers on Ray Serve" in line for line in lines):
+            assert proc.poll() is None and time.monotonic() < deadline, "".join(lines)[-3000:]
+            time.sleep(0.5)
+        body = {"model": "bm25", "query": "red apple", "documents": ["sky", "red apple"]}
+        got = httpx.post(url + "/v1/rerank", json=body, timeout=60).json()
+        assert [r["index"] for r in got["results"]] == [1]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(120)
+        reader.join(30)
+    out = "".join(lines)
+    assert proc.returncode == 0, out[-3000:]
+    assert f"rag-rerankers on Ray Serve: http://127.0.0.1:{port}" in out
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +105,14 @@ def test_two_replicas_answer_real_clients(ray_url) -> None:
     assert [x["index"] for x in tei.json()] == [1]
     status = serve.status().applications["default"].deployments["rag-rerankers"]
     assert status.replica_states.get("RUNNING") == 2
+    # Each replica process started with the server's OpenMP policy (its runtime_env); Ray
+    # titles a replica's process "ray::ServeReplica:<app>:<deployment>".
+    replicas = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                and _cmdline(p).startswith(b"ray::ServeReplica:default:rag-rerankers")]
+    assert len(replicas) == 2
+    for proc in replicas:
+        raw = (proc / "environ").read_bytes().split(b"\0")
+        assert b"OMP_WAIT_POLICY=PASSIVE" in raw
 
 
 def test_autoscaling_settings() -> None:
