@@ -249,19 +249,42 @@ class YesNoReranker(TokenBudgetReranker):
         return logits
 
     def _score(self, query: str, documents: Sequence[str]) -> list[float]:
+        return self.score_groups([(query, documents)])[0]
+
+    def score_groups(self, groups: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
+        """Raw scores of several ``(query, documents)`` groups, their prompts sharing forward
+        passes (length-sorted together under ``batch_size`` and the token budget), split back
+        per group. The server's cross-request batching calls it with concurrent requests; a
+        score does not depend on its batch (position ids count from each prompt's first
+        token), up to float rounding.
+
+        Example:
+            >>> callable(YesNoReranker.score_groups)
+            True
+        """
         import torch
 
-        scores = [0.0] * len(documents)
+        sizes = [len(docs) for _, docs in groups]
+        scores = [0.0] * sum(sizes)
         with self._loaded.lock:
-            inputs, cut = self.build_inputs(query, documents)
-            self._truncation.report(cut, len(documents))
+            inputs: list[list[int]] = []
+            cut = 0
+            for query, documents in groups:
+                built, n_cut = self.build_inputs(query, documents)
+                inputs += built
+                cut += n_cut
+            self._truncation.report(cut, len(scores))
             lengths = [len(x) for x in inputs]
             with torch.inference_mode():
                 for batch in self.batches(lengths):
                     values = self.to_scores(self.answer_logits(inputs, batch)).cpu().tolist()
                     for i, s in zip(batch, values, strict=True):
                         scores[i] = float(s)
-        return scores
+        out, at = [], 0
+        for size in sizes:
+            out.append(scores[at : at + size])
+            at += size
+        return out
 
 
 class CausalLMReranker(YesNoReranker):

@@ -63,6 +63,41 @@ def test_32_concurrent_requests_match_32_sequential_with_fewer_forward_passes(sp
         assert all(math.isclose(got[k], want[k], rel_tol=1e-5, abs_tol=1e-6) for k in got)
 
 
+def test_causal_lm_requests_share_forward_passes_with_the_same_scores() -> None:
+    """The yes/no causal-LM rerankers (causal-lm, qwen3-reranker, bge-gemma) batch across
+    requests too: a prompt's score does not depend on its batch's padding."""
+    from local.helpers import tiny_model
+
+    spec = f"causal-lm:{tiny_model('qwen3')}?batch_size=64"
+    app = create_app({"tiny": spec}, ServeSettings(batching=True, max_wait_ms=20))
+    served = app.state.models["tiny"]
+    reranker = served.reranker
+    assert served.batchers, "causal-lm offers score_groups"
+    passes: list[int] = []
+    real = reranker.answer_logits
+
+    def counting(inputs, batch):
+        passes.append(len(batch))
+        return real(inputs, batch)
+
+    reranker.answer_logits = counting
+    bodies = _requests()[:12]
+    with ServerThread(app) as server:
+        sequential = asyncio.run(_post_all(server.url, bodies, concurrent=False))
+        n_sequential = len(passes)
+        concurrent = asyncio.run(_post_all(server.url, bodies, concurrent=True))
+        n_concurrent = len(passes) - n_sequential
+    for one, many in zip(sequential, concurrent, strict=True):
+        assert one.keys() == many.keys()
+        for index in one:
+            assert math.isclose(one[index], many[index], rel_tol=1e-4, abs_tol=1e-5)
+    assert n_sequential == 12 and n_concurrent < n_sequential, (n_sequential, n_concurrent)
+    local = init_reranker(spec)
+    for body, got in zip(bodies[:3], sequential[:3], strict=False):
+        want = {i.index: i.score for i in local.rank(body["query"], body["documents"])}
+        assert all(math.isclose(got[k], want[k], rel_tol=1e-4, abs_tol=1e-5) for k in got)
+
+
 def test_without_batching_each_request_runs_its_own_passes() -> None:
     app = create_app({"tiny": tiny_spec()}, ServeSettings(batching=False))
     assert app.state.models["tiny"].batchers == {}
