@@ -80,6 +80,9 @@ class BackendInfo:
         requires: ``(import name, PyPI distribution)`` pairs checked before the class is built,
             so a missing one is a :class:`~rag_rerankers.MissingDependencyError` naming the extra.
         docs_url: the provider's or library's reference page.
+        example: a config string that builds as written, for the config reference, where the
+            generated one would not (a required option such as ``base_url``, or a model name
+            that says which provider).
 
     Example:
         >>> from rag_rerankers.backends.bm25 import BM25Reranker
@@ -94,6 +97,7 @@ class BackendInfo:
     extra: str | None = None
     requires: tuple[tuple[str, str], ...] = ()
     docs_url: str | None = None
+    example: str | None = None
 
     @property
     def name(self) -> str:
@@ -159,6 +163,7 @@ class BackendInfo:
             "description": self.description,
             "options": [opt.as_dict() for opt in self.accepted_options()],
             "docs_url": self.docs_url,
+            "example": self.example,
         }
 
 

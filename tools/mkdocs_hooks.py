@@ -39,7 +39,10 @@ def _value(value: Any) -> str:
 
 
 def _example(backend: dict[str, Any]) -> str:
-    """A config string that sets the backend's first own option to its default."""
+    """The backend's declared example, else a config string that sets its first own option to
+    its default."""
+    if backend.get("example"):
+        return str(backend["example"])
     own = [o for o in backend["options"] if o["name"] != "top_n" and o["default"] not in (None, "")]
     text = backend["name"]
     if backend["default_model"]:

@@ -51,4 +51,5 @@ BACKEND = BackendInfo(
     aliases=(Alias("infinity-emb"),),
     requires=(*HTTPX_REQUIRES, *API_REQUIRES),
     docs_url="https://michaelfeil.github.io/infinity/",
+    example="infinity:mixedbread-ai/mxbai-rerank-xsmall-v1?base_url=http://localhost:7997&top_n=5",
 )

@@ -47,4 +47,5 @@ BACKEND = BackendInfo(
     aliases=(Alias("llamacpp"), Alias("llama-server")),
     requires=(*HTTPX_REQUIRES, *API_REQUIRES),
     docs_url="https://github.com/ggml-org/llama.cpp/tree/master/tools/server",
+    example="llama-cpp:bge-reranker-v2-m3?base_url=http://localhost:8080&top_n=5",
 )

@@ -295,4 +295,5 @@ BACKEND = BackendInfo(
     "A chat model as the reranker: listwise (RankGPT sliding window) or pointwise (0-3 "
     "grades); any LangChain provider:model or a LangChain/LlamaIndex model object.",
     docs_url="https://arxiv.org/abs/2304.09542",
+    example="llm:openai:gpt-4.1-mini?mode=pointwise&top_n=5",
 )

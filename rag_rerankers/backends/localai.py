@@ -43,4 +43,5 @@ BACKEND = BackendInfo(
     aliases=(Alias("local-ai"),),
     requires=(*HTTPX_REQUIRES, *API_REQUIRES),
     docs_url="https://localai.io/features/reranker/",
+    example="localai:jina-reranker-v1-base-en?base_url=http://localhost:8080&top_n=5",
 )

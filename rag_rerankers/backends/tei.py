@@ -59,4 +59,5 @@ BACKEND = BackendInfo(
     aliases=(Alias("text-embeddings-inference"),),
     requires=(*HTTPX_REQUIRES, *API_REQUIRES),
     docs_url="https://huggingface.github.io/text-embeddings-inference/",
+    example="tei?base_url=http://localhost:8080&top_n=5",
 )

@@ -76,4 +76,5 @@ BACKEND = BackendInfo(
     "vLLM server: /v1/rerank, /v2/rerank or /score (base_url required).",
     requires=(*HTTPX_REQUIRES, *API_REQUIRES),
     docs_url="https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html#re-rank-api",
+    example="vllm:BAAI/bge-reranker-v2-m3?base_url=http://localhost:8000&top_n=5",
 )
