@@ -5,7 +5,8 @@ not depend on its weights' values), all servers in one run on the same model fol
 - ours with cross-request batching (``rag-rerankers serve cross-encoder:<folder>``);
 - ours without it (``--batching off``: each request scored on its own);
 - Infinity (``infinity_emb v2 --engine torch --device cpu``, from its own virtual environment,
-  ``--infinity``; skipped with a note when absent).
+  ``INFINITY_BIN``; skipped with a note when absent), as it starts by default, and
+  ``infinity-passive``: with ``OMP_WAIT_POLICY=PASSIVE``, which ours sets for itself.
 
 Each server runs in its own process with ``T`` torch threads (``--threads``, default ``1,2``;
 Infinity gets ``OMP_NUM_THREADS=T``); with ``--load`` (the default) another process keeps one
@@ -18,6 +19,10 @@ rotating each round), so that a change in the machine's load hits all of them al
 per thread count: docs/s (median of ``--repeats`` passes), p50 and p99 latency (of the median
 pass), and the ratios the goals name: batching / no batching (goal >= 1.5x) and
 batching / Infinity (goal >= 1x).
+
+It first prints what merging can save at most where a forward pass costs the same per token
+whatever the batch (a CPU): the padded tokens of the model's own length-sorted batches, for
+each request scored alone and for merged calls of up to ``--max-batch-pairs`` pairs.
 
 Run from the repository root: ``python benchmarks/serve_throughput.py``.
 """
@@ -61,13 +66,17 @@ def make_requests(docs_per_request: int) -> list[tuple[str, list[str]]]:
 class Server:
     """One server process: ours (``batching`` True/False) or Infinity."""
 
-    def __init__(self, kind: str, folder: Path, threads: int) -> None:
+    def __init__(self, kind: str, folder: Path, threads: int, max_batch_pairs: int | None = None
+                 ) -> None:
         self.kind = kind
         self.port = free_port()
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1",
                "TOKENIZERS_PARALLELISM": "false",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        if kind == "infinity":
+        env.pop("OMP_WAIT_POLICY", None)  # each server's own default, unless named below
+        if kind == "infinity-passive":
+            env["OMP_WAIT_POLICY"] = "PASSIVE"
+        if kind.startswith("infinity"):
             cmd = [str(INFINITY), "v2", "--model-id", str(folder), "--port", str(self.port),
                    "--engine", "torch", "--device", "cpu", "--no-bettertransformer",
                    "--served-model-name", "minilm"]
@@ -77,8 +86,10 @@ class Server:
                    f"cross-encoder:{folder}?offline=true", "--model", f"minilm=cross-encoder:{folder}?offline=true",
                    "--port", str(self.port), "--threads", str(threads), "--max-pending", "4096",
                    "--timeout", "900"]
-            # auto would leave a CPU model unbatched: say which one is measured
+            # say which one is measured (batching is on by default)
             cmd += ["--batching", "off" if kind == "ours-no-batching" else "on"]
+            if max_batch_pairs:
+                cmd += ["--max-batch-pairs", str(max_batch_pairs)]
             self.path = "/v1/rerank"
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -146,11 +157,43 @@ def busy_core() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
+def padding(folder: Path, requests: list[tuple[str, list[str]]], max_pairs: int
+              ) -> dict[str, float]:
+    """Tokens scored (padding included) per real token: each request alone, and merged calls
+    of whole requests up to ``max_pairs`` pairs, in the cross-encoder's own batches."""
+    from rag_rerankers import init_reranker
+    from rag_rerankers.backends.cross_encoder import encode_pairs
+
+    reranker: Any = init_reranker(f"cross-encoder:{folder}?offline=true")
+    runtime = reranker._loaded.model
+    lengths = []
+    for query, docs in requests:
+        encoded, _ = encode_pairs(runtime.tokenizer, query, docs, reranker.max_length,
+                                  runtime.input_names)
+        lengths.append([len(ids) for ids in encoded["input_ids"]])
+
+    def scored(groups: list[list[list[int]]]) -> int:
+        total = 0
+        for group in groups:
+            flat = [n for request in group for n in request]
+            total += sum(max(flat[i] for i in b) * len(b) for b in reranker.batches(flat))
+        return total
+
+    merged: list[list[list[int]]] = [[]]
+    for request in lengths:
+        if merged[-1] and sum(map(len, merged[-1])) + len(request) > max_pairs:
+            merged.append([])
+        merged[-1].append(request)
+    real = sum(map(sum, lengths))
+    return {"alone": scored([[r] for r in lengths]) / real, "merged": scored(merged) / real}
+
+
 def measure_all(kinds: list[str], folder: Path, threads: int, requests: list, clients: int,
-                repeats: int, load: bool) -> list[dict[str, Any]]:
+                repeats: int, load: bool, max_batch_pairs: int | None = None
+                ) -> list[dict[str, Any]]:
     """Start every system's server (idle ones use no CPU), then measure them in turns, the
     order rotating each round, so that a change in the machine's load hits all of them alike."""
-    servers = {kind: Server(kind, folder, threads) for kind in kinds}
+    servers = {kind: Server(kind, folder, threads, max_batch_pairs) for kind in kinds}
     runs: dict[str, list[tuple[float, list[float], list[list[float]]]]] = {k: [] for k in kinds}
     try:
         for server in servers.values():
@@ -190,25 +233,31 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--no-load", dest="load", action="store_false",
                         help="measure on an otherwise idle machine")
-    parser.add_argument("--systems", default="ours,ours-no-batching,infinity")
+    parser.add_argument("--systems", default="ours,ours-no-batching,infinity,infinity-passive")
+    parser.add_argument("--max-batch-pairs", type=int, default=512,
+                        help="ours with batching: most pairs per merged call (the server's default)")
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"TREC DL19 data not found at {DATA} (set TREC_DL19_DIR)")
     requests = make_requests(args.docs)[: args.requests]
     systems = [s for s in args.systems.split(",") if s]
-    if "infinity" in systems and not INFINITY.exists():
+    if any(s.startswith("infinity") for s in systems) and not INFINITY.exists():
         print(f"note: Infinity not found at {INFINITY} (set INFINITY_BIN): skipped")
-        systems.remove("infinity")
+        systems = [s for s in systems if not s.startswith("infinity")]
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         folder = build_model("ms-marco-MiniLM-L-6-v2", Path(tmp) / "minilm")
         print(f"{len(requests)} requests x {args.docs} DL19 passages, {args.clients} concurrent "
               f"clients, random-weight MiniLM-L6 cross-encoder, {os.cpu_count()} cores, "
               f"{'one core kept busy' if args.load else 'idle machine'}, "
               f"median of {args.repeats}")
+        pad = padding(folder, requests, args.max_batch_pairs)
+        print(f"tokens scored per real token: {pad['alone']:.3f} each request alone, "
+              f"{pad['merged']:.3f} merged (<= {args.max_batch_pairs} pairs a call): at most "
+              f"{pad['alone'] / pad['merged']:.2f}x from merging where cost is per token (CPU)")
         results = []
         for threads in [int(t) for t in args.threads.split(",")]:
             for r in measure_all(systems, folder, threads, requests, args.clients, args.repeats,
-                                 args.load):
+                                 args.load, args.max_batch_pairs):
                 results.append(r)
                 print(f"  {r['kind']:18s} threads={threads}: {r['docs_s']:7.1f} docs/s "
                       f"(runs {', '.join(f'{x:.1f}' for x in r['rates'])}), "
@@ -227,17 +276,18 @@ def main() -> None:
     print()
     for threads in sorted({r["threads"] for r in results}):
         ours, base = by.get(("ours", threads)), by.get(("ours-no-batching", threads))
-        inf = by.get(("infinity", threads))
         if ours and base:
             same = max(abs(a - b) for x, y in zip(ours["scores"], base["scores"], strict=True)
                        for a, b in zip(x, y, strict=True))
             ratio = ours["docs_s"] / base["docs_s"]
             print(f"threads={threads}: batching {ratio:.2f}x without (goal 1.5x: "
                   f"{'met' if ratio >= 1.5 else 'NOT met'}); max score difference {same:.1e}")
-        if ours and inf:
-            ratio = ours["docs_s"] / inf["docs_s"]
-            print(f"threads={threads}: batching {ratio:.2f}x Infinity (goal 1x: "
-                  f"{'met' if ratio >= 1.0 else 'NOT met'})")
+        for name in ("infinity", "infinity-passive"):
+            inf = by.get((name, threads))
+            if ours and inf:
+                ratio = ours["docs_s"] / inf["docs_s"]
+                print(f"threads={threads}: batching {ratio:.2f}x {name} (goal 1x: "
+                      f"{'met' if ratio >= 1.0 else 'NOT met'})")
 
 
 if __name__ == "__main__":

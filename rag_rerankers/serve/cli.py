@@ -39,9 +39,8 @@ def _setup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per request (504 after)")
     p.add_argument("--max-pending", type=int, default=256,
                    help="requests queued or running at once (503 + Retry-After above)")
-    p.add_argument("--batching", choices=("auto", "on", "off"), default="auto",
-                   help="cross-request batching: auto (default) = only for models on a GPU; "
-                        "on a CPU it measured no steady gain")
+    p.add_argument("--batching", choices=("on", "off"), default="on",
+                   help="cross-request batching of local models (default on)")
     p.add_argument("--max-wait-ms", type=float, default=2.0,
                    help="how long an idle batcher waits for more requests (default 2 ms)")
     p.add_argument("--max-batch-pairs", type=int, default=512,
@@ -93,7 +92,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     return ServeSettings(
         api_keys=tuple(keys), max_documents=args.max_documents,
         max_document_chars=args.max_document_chars, request_timeout=args.timeout,
-        max_pending=args.max_pending, batching={"auto": None, "on": True, "off": False}[args.batching],
+        max_pending=args.max_pending, batching=args.batching == "on",
         max_wait_ms=args.max_wait_ms, max_batch_pairs=args.max_batch_pairs,
         threads=args.threads, workers=args.workers,
     )

@@ -133,10 +133,10 @@ def build_models(
             record = _bind(on_cache, name)
             # RankingSetup is frozen: swap in a copy whose cache counts hits.
             reranker._ranking = dataclasses.replace(setup, cache=CountingCache(setup.cache, record))
-        if settings.batching is not False:
+        if settings.batching:
             for scorer in (reranker, *reranker.ranking_setup.fallbacks):
                 groups = batch_scorer(scorer)
-                if groups is None or (settings.batching is None and not on_accelerator(scorer)):
+                if groups is None:
                     continue
                 observe = None if on_batch is None else _bind(on_batch, name)
                 served.batchers[id(scorer)] = PairBatcher(
@@ -145,11 +145,6 @@ def build_models(
                 )
         out[name] = served
     return out
-
-
-def on_accelerator(scorer: Any) -> bool:
-    """Whether a local scorer's model runs on an accelerator (its device type is not ``cpu``)."""
-    return getattr(scorer, "device_type", "cpu") != "cpu"
 
 
 def _bind(fn: Callable[..., None], name: str) -> Callable[[int, int], None]:

@@ -137,13 +137,20 @@ def test_score_groups_equals_scoring_each_group() -> None:
                    for a, b in zip(alone, scores, strict=True))
 
 
-def test_batching_auto_applies_to_models_on_an_accelerator_only() -> None:
-    # The default (batching=None): on a CPU it measured no steady gain, so a CPU model is
-    # scored per request; a model whose device is not the CPU gets a batcher.
+def test_batching_is_on_by_default_and_off_when_asked() -> None:
+    # On a CPU too: merging saves the padding of each request's batches (docs/serving.md).
     app = create_app({"tiny": tiny_spec()}, ServeSettings())
     served = app.state.models["tiny"]
-    assert served.reranker.device_type == "cpu" and served.batchers == {}
-    gpu_like = init_reranker(tiny_spec())
-    gpu_like.device_type = "cuda"  # what set_token_budget records for a model on a GPU
-    app = create_app({"gpu": gpu_like}, ServeSettings())
-    assert list(app.state.models["gpu"].batchers) == [id(gpu_like)]
+    assert served.reranker.device_type == "cpu"
+    assert list(served.batchers) == [id(served.reranker)]
+    assert served.describe()["batching"] is True
+    app = create_app({"tiny": tiny_spec()}, ServeSettings(batching=False))
+    assert app.state.models["tiny"].batchers == {}
+    import argparse
+
+    from rag_rerankers.serve.cli import SERVE, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    SERVE.setup(parser)
+    assert settings_from_args(parser.parse_args(["bm25"])).batching is True
+    assert settings_from_args(parser.parse_args(["bm25", "--batching", "off"])).batching is False
