@@ -3,6 +3,8 @@ forward passes."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -16,7 +18,8 @@ from local.helpers import DOCS, QUERY, tiny_model
 KEY = "serve-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
-__all__ = ["AUTH", "DOCS", "KEY", "QUERY", "SlowReranker", "count_forward_passes", "tiny_spec"]
+__all__ = ["AUTH", "DOCS", "KEY", "QUERY", "SlowReranker", "count_forward_passes", "free_port",
+           "tiny_spec", "wait_healthy"]
 
 
 def tiny_spec(options: str = "") -> str:
@@ -65,3 +68,26 @@ def count_forward_passes(reranker) -> Iterator[list[int]]:
         yield passes
     finally:
         runtime.run = real
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(proc: subprocess.Popen, url: str, timeout: float = 60) -> None:
+    """Wait until a server process answers ``GET /health`` with 200 (fail with its output if
+    it exits or ``timeout`` seconds pass)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+        time.sleep(0.2)

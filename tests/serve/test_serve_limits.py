@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ from rag_rerankers.serve.cli import model_specs
 from rag_rerankers.serve.server import ServerThread
 from rag_rerankers.serve.settings import read_keys_file
 
-from serve.helpers import SlowReranker
+from serve.helpers import SlowReranker, free_port, wait_healthy
 
 BODY = {"model": "slow", "query": "q", "documents": ["a", "bb"]}
 
@@ -113,14 +112,9 @@ def test_model_specs() -> None:
         model_specs(None, [])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_cli_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     keys = tmp_path / "keys"
     keys.write_text("k1\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), os.environ.get("PYTHONPATH", "")])}
@@ -131,15 +125,7 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-            time.sleep(0.2)
+        wait_healthy(proc, url, timeout=60)
         h = {"Authorization": "Bearer k1"}
         body = {"query": "red apple", "texts": ["sky", "red apple"]}
         assert [x["index"] for x in httpx.post(url + "/rerank", json=body, headers=h).json()] == [1]

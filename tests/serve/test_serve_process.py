@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from rag_rerankers.serve.settings import SERVER_ENV, apply_server_env
 
-from serve.helpers import tiny_spec
+from serve.helpers import free_port, tiny_spec, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,11 +68,6 @@ def test_cli_sets_passive_openmp_before_torch_loads() -> None:
     assert json.loads(out.stdout.strip().splitlines()[-1])["policy_at_build"] == "ACTIVE"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _children(pid: int) -> list[int]:
     tasks = Path(f"/proc/{pid}/task")
@@ -91,7 +84,7 @@ def _environ(pid: int) -> dict[str, str]:
 
 
 def test_two_worker_processes_serve_and_inherit_the_policy() -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag_rerankers", "serve", "bm25?top_n=1", "--workers", "2",
          "--port", str(port)],
@@ -99,15 +92,7 @@ def test_two_worker_processes_serve_and_inherit_the_policy() -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-            time.sleep(0.2)
+        wait_healthy(proc, url, timeout=120)
         body = {"query": "red apple", "texts": ["sky", "red apple", "apple pie"]}
         for _ in range(20):
             assert [x["index"] for x in httpx.post(url + "/rerank", json=body).json()] == [1]

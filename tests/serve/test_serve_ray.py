@@ -3,7 +3,6 @@ cohere SDK and TEI-format requests."""
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -13,18 +12,13 @@ import pytest
 from rag_rerankers import ConfigError
 from rag_rerankers.serve.ray import deployment, parse_autoscale
 
-from serve.helpers import DOCS, QUERY, tiny_spec
+from serve.helpers import DOCS, QUERY, free_port, tiny_spec
 
 ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 
 pytestmark = pytest.mark.slow
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cmdline(proc: Path) -> bytes:
@@ -43,7 +37,7 @@ def test_cli_ray_serves_and_stops_on_ctrl_c() -> None:
     import sys
     import threading
 
-    port = _free_port()
+    port = free_port()
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(
@@ -76,7 +70,7 @@ def test_cli_ray_serves_and_stops_on_ctrl_c() -> None:
 def ray_url():
     started = time.monotonic()
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
-    port = _free_port()
+    port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     app = deployment({"tiny": tiny_spec(), "lexical": "bm25?top_n=1"}, num_replicas=2, threads=1)
     serve.run(app, route_prefix="/")
