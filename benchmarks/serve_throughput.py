@@ -66,8 +66,8 @@ def make_requests(docs_per_request: int) -> list[tuple[str, list[str]]]:
 class Server:
     """One server process: ours (``batching`` True/False) or Infinity."""
 
-    def __init__(self, kind: str, folder: Path, threads: int, max_batch_pairs: int | None = None
-                 ) -> None:
+    def __init__(self, kind: str, folder: Path, threads: int, max_batch_pairs: int | None = None,
+                 device: str = "cpu", spec_options: str = "") -> None:
         self.kind = kind
         self.port = free_port()
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1",
@@ -78,12 +78,13 @@ class Server:
             env["OMP_WAIT_POLICY"] = "PASSIVE"
         if kind.startswith("infinity"):
             cmd = [str(INFINITY), "v2", "--model-id", str(folder), "--port", str(self.port),
-                   "--engine", "torch", "--device", "cpu", "--no-bettertransformer",
+                   "--engine", "torch", "--device", device.split(":")[0], "--no-bettertransformer",
                    "--served-model-name", "minilm"]
             self.path = "/rerank"
         else:
-            cmd = [sys.executable, "-m", "rag_rerankers", "serve",
-                   f"cross-encoder:{folder}?offline=true", "--model", f"minilm=cross-encoder:{folder}?offline=true",
+            spec = f"cross-encoder:{folder}?offline=true&device={device}" + (
+                f"&{spec_options}" if spec_options else "")
+            cmd = [sys.executable, "-m", "rag_rerankers", "serve", spec, "--model", f"minilm={spec}",
                    "--port", str(self.port), "--threads", str(threads), "--max-pending", "4096",
                    "--timeout", "900"]
             # say which one is measured (batching is on by default)
@@ -189,11 +190,12 @@ def padding(folder: Path, requests: list[tuple[str, list[str]]], max_pairs: int
 
 
 def measure_all(kinds: list[str], folder: Path, threads: int, requests: list, clients: int,
-                repeats: int, load: bool, max_batch_pairs: int | None = None
-                ) -> list[dict[str, Any]]:
+                repeats: int, load: bool, max_batch_pairs: int | None = None,
+                device: str = "cpu", spec_options: str = "") -> list[dict[str, Any]]:
     """Start every system's server (idle ones use no CPU), then measure them in turns, the
     order rotating each round, so that a change in the machine's load hits all of them alike."""
-    servers = {kind: Server(kind, folder, threads, max_batch_pairs) for kind in kinds}
+    servers = {kind: Server(kind, folder, threads, max_batch_pairs, device, spec_options)
+               for kind in kinds}
     runs: dict[str, list[tuple[float, list[float], list[list[float]]]]] = {k: [] for k in kinds}
     try:
         for server in servers.values():
@@ -236,6 +238,11 @@ def main() -> None:
     parser.add_argument("--systems", default="ours,ours-no-batching,infinity,infinity-passive")
     parser.add_argument("--max-batch-pairs", type=int, default=512,
                         help="ours with batching: most pairs per merged call (the server's default)")
+    parser.add_argument("--device", default="cpu",
+                        help="torch device of every server (e.g. cuda: add --spec-options "
+                             "batch_size=128 and a larger --max-batch-pairs)")
+    parser.add_argument("--spec-options", default="",
+                        help="more options for our spec, e.g. 'batch_size=128&batch_tokens=0'")
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"TREC DL19 data not found at {DATA} (set TREC_DL19_DIR)")
@@ -257,7 +264,8 @@ def main() -> None:
         results = []
         for threads in [int(t) for t in args.threads.split(",")]:
             for r in measure_all(systems, folder, threads, requests, args.clients, args.repeats,
-                                 args.load, args.max_batch_pairs):
+                                 args.load, args.max_batch_pairs, args.device,
+                                 args.spec_options):
                 results.append(r)
                 print(f"  {r['kind']:18s} threads={threads}: {r['docs_s']:7.1f} docs/s "
                       f"(runs {', '.join(f'{x:.1f}' for x in r['rates'])}), "
