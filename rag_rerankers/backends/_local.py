@@ -40,6 +40,21 @@ AMP_DTYPES = ("bfloat16", "float16")  # torch.autocast on float32 weights (cross
 CPU_BATCH_TOKENS = 1024
 
 
+def split_groups(flat: Sequence[float], sizes: Sequence[int]) -> list[list[float]]:
+    """Cut the flat scores of several groups' documents back into one list per group
+    (``score_groups`` of the backends that batch across requests).
+
+    Example:
+        >>> split_groups([0.1, 0.2, 0.3], [2, 1])
+        [[0.1, 0.2], [0.3]]
+    """
+    out, at = [], 0
+    for size in sizes:
+        out.append(list(flat[at : at + size]))
+        at += size
+    return out
+
+
 def length_sorted_batches(
     lengths: Sequence[int], batch_size: int, max_tokens: int | None = None
 ) -> Iterator[list[int]]:

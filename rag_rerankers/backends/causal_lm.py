@@ -40,6 +40,7 @@ from rag_rerankers.backends._local import (
     TruncationWarner,
     load_causal_lm_parts,
     max_length_option,
+    split_groups,
     torch_dtype,
 )
 from rag_rerankers.errors import ConfigError
@@ -280,11 +281,7 @@ class YesNoReranker(TokenBudgetReranker):
                     values = self.to_scores(self.answer_logits(inputs, batch)).cpu().tolist()
                     for i, s in zip(batch, values, strict=True):
                         scores[i] = float(s)
-        out, at = [], 0
-        for size in sizes:
-            out.append(scores[at : at + size])
-            at += size
-        return out
+        return split_groups(scores, sizes)
 
 
 class CausalLMReranker(YesNoReranker):

@@ -43,6 +43,7 @@ from rag_rerankers.backends._local import (
     TokenBudgetReranker,
     TruncationWarner,
     max_length_option,
+    split_groups,
     torch_dtype,
 )
 from rag_rerankers.errors import ConfigError
@@ -424,11 +425,7 @@ class CrossEncoderReranker(TokenBudgetReranker):
                 logits = runtime.run(features, amp=self.amp) if self.amp else runtime.run(features)
                 for i, s in zip(batch, head_scores(logits, runtime.num_labels), strict=True):
                     flat[i] = s
-        out, at = [], 0
-        for size in sizes:
-            out.append(flat[at : at + size])
-            at += size
-        return out
+        return split_groups(flat, sizes)
 
 BACKEND = BackendInfo(
     CrossEncoderReranker,
